@@ -1,0 +1,533 @@
+"""SigmaMindHook: the only place that speaks HTTP to SigmaMind."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3.exceptions
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_provider_sigmamind import __version__
+from airflow_provider_sigmamind.defaults import (
+    CONN_TYPE,
+    CONNECT_TIMEOUT,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONN_ID,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    MAX_RESPONSE_BYTES,
+)
+from airflow_provider_sigmamind.exceptions import (
+    SigmaMindError,
+    SigmaMindInvalidInputError,
+    SigmaMindResponseError,
+    SigmaMindTLSError,
+    SigmaMindTransportError,
+    error_for_response,
+    server_message,
+)
+from airflow_provider_sigmamind.models import Campaign, PayloadError, parse_campaign
+from airflow_provider_sigmamind.retry import RetryPolicy, parse_retry_after
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+__all__ = ["SigmaMindConfig", "SigmaMindHook", "campaign_path", "validate_campaign_id"]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"airflow-provider-sigmamind/{__version__}"
+MAX_CAMPAIGN_ID_LENGTH = 256
+_MIN_KEY_LENGTH = 5
+
+
+def validate_campaign_id(campaign_id: object) -> str:
+    """Check that ``campaign_id`` can be sent as exactly one URL path segment.
+
+    Ids are opaque (``XiQEBcj9cc5TFRB4``, ``camp_…``, ``camp-…``): no prefix is added or stripped.
+
+    :raises SigmaMindInvalidInputError: for anything but a non-blank string of at most 256
+        characters without control characters, or for the dot segments ``.`` and ``..``.
+    """
+    if not isinstance(campaign_id, str):
+        raise SigmaMindInvalidInputError(
+            f"campaign_id must be a string, got {type(campaign_id).__name__} (did a template render to nothing?)"
+        )
+    shown = repr(campaign_id[:60]) + ("…" if len(campaign_id) > 60 else "")
+    if not campaign_id.strip():
+        raise SigmaMindInvalidInputError(f"campaign_id is blank ({shown}); pass the campaign's id")
+    if campaign_id != campaign_id.strip():
+        raise SigmaMindInvalidInputError(f"campaign_id {shown} has leading or trailing white space")
+    if len(campaign_id) > MAX_CAMPAIGN_ID_LENGTH:
+        raise SigmaMindInvalidInputError(
+            f"campaign_id is {len(campaign_id)} characters long; the limit is {MAX_CAMPAIGN_ID_LENGTH}"
+        )
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in campaign_id):
+        raise SigmaMindInvalidInputError(f"campaign_id {shown} contains control characters (CR, LF, NUL, ...)")
+    if campaign_id in (".", ".."):
+        raise SigmaMindInvalidInputError(f"campaign_id {shown} is not an id but a relative path")
+    return campaign_id
+
+
+def campaign_path(campaign_id: object) -> str:
+    """``/v1/campaigns/{id}`` with the id validated and percent-encoded as one path segment."""
+    return "/v1/campaigns/" + quote(validate_campaign_id(campaign_id), safe="")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(value: object, key: str, *, minimum: float, integer: bool, where: str) -> Any:
+    """A finite number >= ``minimum`` from a connection extra or a constructor argument."""
+    kind = "a whole number" if integer else "a number"
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(number) or (integer and not number.is_integer()):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SigmaMindInvalidInputError(f"{where}: {key!r} must be {kind}, got {value!r}") from None
+    if number < minimum:
+        raise SigmaMindInvalidInputError(f"{where}: {key!r} must be at least {minimum:g}, got {number:g}")
+    return int(number) if integer else number
+
+
+def _flag(value: object, key: str, *, where: str) -> bool:
+    """A yes/no extra, from JSON (true/false) or the URI form (strings)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise SigmaMindInvalidInputError(f"{where}: {key!r} must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SigmaMindConfig:
+    """What a connection says: where to send requests, with which key, how patiently.
+
+    :param base_url: scheme, host and optional port, no trailing slash.
+    :param api_key: the secret; excluded from ``repr``.
+    :param timeout: seconds allowed per request.
+    :param max_retries: retries after the first attempt.
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+
+    @classmethod
+    def from_connection(
+        cls, conn: Connection, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> SigmaMindConfig:
+        """Read and check a ``sigmamind`` connection; constructor overrides win over its extras.
+
+        :raises SigmaMindInvalidInputError: naming the connection and the field that is wrong.
+        """
+        where = f"connection {conn.conn_id!r}"
+        extra = conn.extra_dejson if conn.extra else {}
+        if not isinstance(extra, Mapping):
+            raise SigmaMindInvalidInputError(f"{where}: the extra field must be a JSON object")
+        api_key = _check_api_key(conn.password, where)
+        allow_http = _flag(extra.get("allow_insecure_http"), "allow_insecure_http", where=where)
+        base_url = _base_url(conn.host, conn.port, where, allow_http=allow_http)
+        if timeout is None:
+            timeout = extra.get("timeout") if extra.get("timeout") not in (None, "") else DEFAULT_TIMEOUT
+        if max_retries is None:
+            max_retries = (
+                extra.get("max_retries") if extra.get("max_retries") not in (None, "") else DEFAULT_MAX_RETRIES
+            )
+        return cls(
+            base_url=base_url,
+            api_key=api_key,
+            timeout=_number(timeout, "timeout", minimum=0.001, integer=False, where=where),
+            max_retries=_number(max_retries, "max_retries", minimum=0, integer=True, where=where),
+        )
+
+
+def _check_api_key(password: str | None, where: str) -> str:
+    key = (password or "").strip()
+    if not key:
+        raise SigmaMindInvalidInputError(f"{where} has no API key: put it in the API Key (password) field")
+    # Registered before any other check can quote it, and before the first request is made.
+    mask_secret(key)
+    if password != key:
+        log.warning("%s: the API key had surrounding white space, which was removed", where)
+    if any(ch.isspace() or ord(ch) < 32 for ch in key):
+        raise SigmaMindInvalidInputError(f"{where}: the API key contains white space or a line break")
+    try:
+        key.encode("latin-1")
+    except UnicodeEncodeError:
+        raise SigmaMindInvalidInputError(
+            f"{where}: the API key has characters that cannot be sent in an HTTP header (not Latin-1)"
+        ) from None
+    if len(key) < _MIN_KEY_LENGTH:
+        raise SigmaMindInvalidInputError(f"{where}: the API key is too short to be a SigmaMind key")
+    return key
+
+
+def _base_url(host: str | None, port: int | None, where: str, *, allow_http: bool) -> str:
+    host = (host or "").strip() or DEFAULT_BASE_URL
+    if "://" not in host:
+        host = "https://" + host
+    parts = urlsplit(host)
+    if parts.scheme not in ("https", "http"):
+        raise SigmaMindInvalidInputError(f"{where}: base URL scheme {parts.scheme!r} is not http or https")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise SigmaMindInvalidInputError(
+            f"{where}: the base URL must not carry credentials, a query or a fragment; the key goes in API Key"
+        )
+    if not parts.hostname:
+        raise SigmaMindInvalidInputError(f"{where}: the base URL has no host name")
+    try:
+        url_port = parts.port
+    except ValueError:
+        raise SigmaMindInvalidInputError(f"{where}: the base URL's port is not a number from 0 to 65535") from None
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_http:
+        raise SigmaMindInvalidInputError(
+            f"{where}: plain http to {parts.hostname!r} would send the API key unencrypted; use https "
+            "(or set the extra 'allow_insecure_http': true if you really mean it)"
+        )
+    netloc = parts.netloc
+    if port and url_port is None:
+        if not 0 < port < 65536:
+            raise SigmaMindInvalidInputError(f"{where}: port {port} is not from 1 to 65535")
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def decode_json(
+    status_code: int, body: bytes, content_type: str | None, *, method: str, path: str, campaign_id: str | None
+) -> Any:
+    """Decode a 2xx body; anything that is not JSON becomes a :class:`SigmaMindResponseError`."""
+    if status_code == 204 or (not body and method in ("DELETE",)):
+        return None
+    subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+    try:
+        return json.loads(body)
+    except ValueError:
+        if not body.strip():
+            what = "an empty body"
+        elif (content_type and "html" in content_type.lower()) or body.lstrip()[:1] == b"<":
+            what = "an HTML page (a proxy or maintenance page?)"
+        elif body.lstrip()[:1] in (b"{", b"["):
+            what = "truncated or invalid JSON"
+        else:
+            what = f"text that is not JSON: {server_message(body, content_type)!r}"
+        raise SigmaMindResponseError(
+            f"SigmaMind answered {subject} with {what} (HTTP {status_code} on {method} {path})",
+            status_code=status_code,
+            path=path,
+            campaign_id=campaign_id,
+        ) from None
+
+
+def campaign_from_json(data: Any, *, status_code: int, method: str, path: str, campaign_id: str | None) -> Campaign:
+    """Parse a decoded body as a campaign, as a :class:`SigmaMindResponseError` if it is not one."""
+    try:
+        return parse_campaign(data, expected_id=campaign_id)
+    except PayloadError as exc:
+        subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+        raise SigmaMindResponseError(
+            f"SigmaMind's answer for {subject} is not a usable campaign: {exc} (HTTP {status_code} on {method} {path})",
+            status_code=status_code,
+            path=path,
+            campaign_id=campaign_id,
+        ) from None
+
+
+class SigmaMindHook(BaseHook):
+    """Talk to the SigmaMind API with the key from an Airflow connection.
+
+    One ``requests`` session is reused for every call of a hook (keep-alive). Every request has an
+    explicit connect and read timeout; transient failures (connection errors, timeouts, 408, 429,
+    5xx) are retried with full-jitter backoff, honouring ``Retry-After``, within a bounded number
+    of attempts and a total deadline; permanent ones raise at once. Redirects are never followed,
+    so the key is only ever sent to the configured host.
+
+    :param sigmamind_conn_id: the ``sigmamind`` connection holding the API key (password field) and,
+        optionally, the base URL (host field) and the ``timeout``/``max_retries`` extras.
+    :param timeout: seconds allowed per request; overrides the connection's ``timeout``.
+    :param max_retries: retries after the first attempt; overrides the connection's ``max_retries``.
+    :param retry_policy: backoff and deadline settings; ``max_retries`` above wins over its own.
+    """
+
+    conn_name_attr = "sigmamind_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "SigmaMind"
+
+    def __init__(
+        self,
+        sigmamind_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__()
+        self.sigmamind_conn_id = sigmamind_conn_id
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._retry_policy = retry_policy
+        self._session: requests.Session | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(sigmamind_conn_id={self.sigmamind_conn_id!r})"
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def config_from(self, conn: Connection) -> SigmaMindConfig:
+        """This hook's settings applied to ``conn`` (shared by the sync and async paths)."""
+        return SigmaMindConfig.from_connection(conn, timeout=self._timeout, max_retries=self._max_retries)
+
+    @cached_property
+    def config(self) -> SigmaMindConfig:
+        """The connection's settings, looked up once per hook."""
+        return self.config_from(self.get_connection(self.sigmamind_conn_id))
+
+    def retry_policy_for(self, config: SigmaMindConfig) -> RetryPolicy:
+        """The retry policy in force: ``max_retries`` from the constructor, else from
+        ``retry_policy``, else from the connection."""
+        if self._retry_policy is None:
+            return RetryPolicy(max_retries=self._max_retries if self._max_retries is not None else config.max_retries)
+        if self._max_retries is None:
+            return self._retry_policy
+        return dataclasses.replace(self._retry_policy, max_retries=self._max_retries)
+
+    def headers(self, config: SigmaMindConfig) -> dict[str, str]:
+        """Request headers, the key among them (never log these)."""
+        return {"X-API-Key": config.api_key, "Accept": "application/json", "User-Agent": USER_AGENT}
+
+    def get_conn(self) -> requests.Session:
+        """The hook's one ``requests`` session, created on first use."""
+        if self._session is None:
+            session = requests.Session()
+            session.max_redirects = 0
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        """Close the session and its pooled connections."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self) -> SigmaMindHook:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the request funnel ------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        campaign_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+        retry: bool = True,
+        policy: RetryPolicy | None = None,
+    ) -> Any:
+        """Send one API call, with retries, and return the decoded JSON body.
+
+        :param method: HTTP method.
+        :param path: the path below the base URL, already encoded (see :func:`campaign_path`).
+        :param campaign_id: the campaign concerned, named in errors.
+        :param retry: ``False`` for calls that must not be repeated blindly (a create).
+        :param policy: overrides the hook's retry policy for this call.
+        :raises SigmaMindError: the subclass that says what went wrong.
+        """
+        config = self.config
+        policy = policy or self.retry_policy_for(config)
+        if not retry:
+            policy = RetryPolicy(max_retries=0, deadline=policy.deadline)
+        attempts = policy.start()
+        while True:
+            attempts.begin()
+            try:
+                return self._send_once(
+                    config,
+                    method,
+                    path,
+                    timeout=attempts.budget(config.timeout),
+                    campaign_id=campaign_id,
+                    params=params,
+                    json_body=json_body,
+                    data=data,
+                    files=files,
+                )
+            except SigmaMindError as err:
+                delay = attempts.next_delay(err)
+                log.warning(
+                    "%s; retrying in %.1fs (retry %d of %d)",
+                    err,
+                    delay,
+                    attempts.count,
+                    attempts.policy.max_retries,
+                )
+                time.sleep(delay)
+
+    def _send_once(
+        self,
+        config: SigmaMindConfig,
+        method: str,
+        path: str,
+        *,
+        timeout: float,
+        campaign_id: str | None,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        data: Mapping[str, Any] | None,
+        files: Mapping[str, Any] | None,
+    ) -> Any:
+        subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+        if timeout <= 0:
+            raise SigmaMindTransportError(
+                f"no time left to reach SigmaMind for {subject} ({method} {path})", path=path, campaign_id=campaign_id
+            )
+        deadline = time.monotonic() + timeout
+        try:
+            with self.get_conn().request(
+                method,
+                config.base_url + path,
+                headers=self.headers(config),
+                params=params,
+                json=json_body,
+                data=data,
+                files=files,
+                timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                body = self._read_body(response, deadline, subject=subject, method=method, path=path)
+        except SigmaMindError:
+            raise
+        except requests.exceptions.SSLError as exc:
+            raise SigmaMindTLSError(
+                f"TLS failed while reaching SigmaMind for {subject} ({method} {path}): {type(exc).__name__}",
+                path=path,
+                campaign_id=campaign_id,
+            ) from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise SigmaMindTransportError(
+                f"could not get an answer from SigmaMind for {subject} ({method} {path}): {_describe(exc)}",
+                path=path,
+                campaign_id=campaign_id,
+            ) from None
+        status = response.status_code
+        content_type = response.headers.get("Content-Type")
+        if not 200 <= status < 300:
+            raise error_for_response(
+                status,
+                method=method,
+                path=path,
+                body=body,
+                content_type=content_type,
+                campaign_id=campaign_id,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return decode_json(status, body, content_type, method=method, path=path, campaign_id=campaign_id)
+
+    @staticmethod
+    def _read_body(response: requests.Response, deadline: float, *, subject: str, method: str, path: str) -> bytes:
+        """Read the body in pieces, stopping at the request's deadline or the size limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if time.monotonic() > deadline:
+                raise SigmaMindTransportError(
+                    f"SigmaMind's answer for {subject} did not finish within the request timeout ({method} {path})",
+                    path=path,
+                    status_code=response.status_code,
+                )
+            chunk = response.raw.read1(65536, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise SigmaMindResponseError(
+                    f"SigmaMind's answer for {subject} is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; "
+                    f"not read further ({method} {path})",
+                    path=path,
+                    status_code=response.status_code,
+                )
+            chunks.append(chunk)
+
+    # -- resource verbs ----------------------------------------------------------------------
+
+    def get_campaign(self, campaign_id: str) -> Campaign:
+        """Fetch one campaign.
+
+        :param campaign_id: the campaign's id, exactly as SigmaMind gave it.
+        :raises SigmaMindNotFoundError: when the campaign does not exist for this key.
+        :raises SigmaMindError: for every other failure (see :mod:`airflow_provider_sigmamind.exceptions`).
+        """
+        path = campaign_path(campaign_id)
+        data = self.request("GET", path, campaign_id=campaign_id)
+        return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key and base URL with one cheap call (the connection form's Test button)."""
+        try:
+            config = self.config
+            self.request(
+                "GET",
+                "/v1/campaigns",
+                params={"page": 0, "size": 1},
+                policy=RetryPolicy(max_retries=0, deadline=config.timeout),
+            )
+        except SigmaMindError as err:
+            return False, str(err)
+        finally:
+            self.close()
+        return True, f"Connected to SigmaMind at {self.config.base_url}; the API key was accepted."
+
+
+def _describe(exc: BaseException) -> str:
+    """Name a transport failure without quoting library messages wholesale."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    names = []
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError):
+            return "connection reset"
+        if isinstance(current, requests.exceptions.ConnectTimeout):
+            return "connect timed out"
+        if isinstance(current, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError | TimeoutError):
+            return "read timed out"
+        if isinstance(current, urllib3.exceptions.ProtocolError | requests.exceptions.ChunkedEncodingError):
+            names.append("connection closed before the answer was complete")
+        wrapped = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = current.__cause__ or current.__context__ or wrapped
+    return names[0] if names else type(exc).__name__

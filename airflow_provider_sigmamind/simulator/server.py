@@ -1,0 +1,580 @@
+"""The SigmaMind simulator: a local asyncio HTTP/1.1 server that speaks the campaign API.
+
+It runs its own event loop in a daemon thread, so a test and a console process use it the same way,
+and it holds thousands of keep-alive connections (no thread per connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+from airflow_provider_sigmamind.simulator.admin import admin_response
+from airflow_provider_sigmamind.simulator.api import CampaignApi
+from airflow_provider_sigmamind.simulator.campaigns import MISSING, Campaign, error_body, new_campaign_id, timeline
+from airflow_provider_sigmamind.simulator.faults import SAMPLE_CAMPAIGN, Fault
+from airflow_provider_sigmamind.simulator.protocol import (
+    MAX_HEAD,
+    ProtocolError,
+    Request,
+    Response,
+    read_request,
+    response_head,
+)
+from airflow_provider_sigmamind.simulator.recording import RecordedRequest, RecordEntry, record_request
+
+DEFAULT_API_KEY = "sim-test-key"
+_log = logging.getLogger(__name__)
+LOOPBACK = "127.0.0.1"
+_TRICKLE_LENGTH = 1_000_000_000
+_CHUNK = 64 * 1024
+_DEMO_ERRORS = ["Row 3: missing required variable 'customer_name'", "Row 7: invalid phone number '+1234'"]
+
+
+@dataclass
+class _QueuedFault:
+    """A fault waiting for matching requests; ``remaining`` None means forever."""
+
+    fault: Fault
+    campaign_id: str | None
+    remaining: int | None
+
+
+class SigmaMindSimulator:
+    """A local stand-in for the SigmaMind campaign API, listening on 127.0.0.1 only.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. All methods are thread-safe.
+
+    :param api_key: the key every API request must send in ``X-API-Key``.
+    :param host: must be ``127.0.0.1``.
+    :param port: the port; 0 picks a free one.
+    :param seed_demo: add four demo campaigns (again after every :meth:`reset`).
+    :param live_duration: seconds a created campaign stays live before it is completed.
+    :param clock: monotonic clock driving campaign timelines; pass your own to move time by hand.
+    :param record_limit: how many recorded requests to keep (the oldest are dropped).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = LOOPBACK,
+        port: int = 0,
+        seed_demo: bool = False,
+        live_duration: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        record_limit: int = 100_000,
+    ) -> None:
+        if host != LOOPBACK:
+            raise ValueError("the simulator only binds 127.0.0.1")
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        if live_duration < 0:
+            raise ValueError("live_duration must be >= 0")
+        self.api_key = api_key
+        self.host = host
+        self._port = port
+        self._key = api_key.encode()
+        self._seed_demo = seed_demo
+        self._live_duration = live_duration
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._api = CampaignApi(lock=self._lock, clock=clock, live_duration=live_duration)
+        self._campaigns = self._api.campaigns
+        self._faults: list[_QueuedFault] = []
+        self._records: deque[RecordEntry] = deque(maxlen=record_limit)
+        self._stats = dict.fromkeys(
+            ("open_connections", "peak_open_connections", "total_requests", "total_connections"), 0
+        )
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
+        if seed_demo:
+            self._seed()
+
+    def __repr__(self) -> str:
+        """Describe the simulator without its key."""
+        return f"SigmaMindSimulator(url={self.url!r}, running={self.running})"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The listening port (the requested one until started)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL, ``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is serving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> SigmaMindSimulator:
+        """Start serving in a daemon thread; return self once the socket listens.
+
+        Raises the bind error (e.g. port in use) if listening fails.
+        """
+        if self.running:
+            return self
+        self._ready.clear()
+        self._startup_error = None
+        self._thread = threading.Thread(target=self._run, name="sigmamind-simulator", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._startup_error
+        return self
+
+    def stop(self) -> None:
+        """Close every connection and the listening socket, and join the thread. Idempotent."""
+        thread = self._thread
+        if thread is None:
+            return
+        if thread is threading.current_thread():
+            raise RuntimeError("stop() cannot be called from the simulator's own thread")
+        loop, event = self._loop, self._stop_event
+        if loop is not None and event is not None and thread.is_alive():
+            loop.call_soon_threadsafe(event.set)
+        thread.join()
+        self._thread = None
+
+    def __enter__(self) -> SigmaMindSimulator:
+        """Start the simulator."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the simulator."""
+        self.stop()
+
+    def _run(self) -> None:
+        """Thread body: run the server's event loop until stopped."""
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._startup_error = self._startup_error or exc
+        finally:
+            self._ready.set()
+            loop.close()
+            self._loop = None
+
+    async def _serve(self) -> None:
+        """Listen, wait for stop, then close all connections."""
+        self._stop_event = asyncio.Event()
+        try:
+            server = await asyncio.start_server(
+                self._serve_connection, self.host, self._port, limit=MAX_HEAD, backlog=4096
+            )
+        except OSError as exc:
+            self._startup_error = exc
+            return
+        self._port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            await self._stop_event.wait()
+        finally:
+            server.close()
+            for task, writer in list(self._connections.items()):
+                writer.transport.abort()
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            await server.wait_closed()
+
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve requests on one connection until either side closes it.
+
+        :param reader: the connection's reader.
+        :param writer: the connection's writer.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = writer
+        with self._lock:
+            self._stats["open_connections"] += 1
+            self._stats["total_connections"] += 1
+            self._stats["peak_open_connections"] = max(
+                self._stats["peak_open_connections"], self._stats["open_connections"]
+            )
+        try:
+            while True:
+                try:
+                    request = await read_request(reader, writer)
+                except ProtocolError as exc:
+                    body = error_body(exc.status, exc.message, "")
+                    await self._send(writer, None, Response(exc.status, body), None)
+                    break
+                if request is None or not await self._answer(request, reader, writer):
+                    break
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client went away mid-request or mid-response
+        except asyncio.CancelledError:
+            pass  # stop(): end quietly (Python 3.11's stream callback logs a cancelled handler)
+        except Exception:
+            _log.exception("SigmaMind simulator failed while answering; closing the connection")
+        finally:
+            self._connections.pop(task, None)
+            with self._lock:
+                self._stats["open_connections"] -= 1
+            writer.close()
+
+    # -- answering -------------------------------------------------------------------------------
+
+    async def _answer(self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Answer one request; return whether the connection stays open.
+
+        :param request: the request.
+        :param reader: the connection's reader.
+        :param writer: the connection's writer.
+        """
+        path = request.target.partition("?")[0]
+        if path == "/_sim" or path.startswith("/_sim/"):
+            peer = writer.get_extra_info("peername") or ("",)
+            return await self._send(writer, request, admin_response(self, request, str(peer[0])), None)
+        entry = record_request(request, self._key, self._clock)
+        with self._lock:
+            self._records.append(entry)
+            self._stats["total_requests"] += 1
+            fault = self._take_fault(entry.request.campaign_id)
+        if fault is not None:
+            return await self._serve_fault(fault, request, entry, reader, writer, None)
+        return await self._serve_api(request, entry, reader, writer)
+
+    async def _serve_api(
+        self, request: Request, entry: RecordEntry, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Answer as the API would, including a campaign's script entry.
+
+        :param request: the request.
+        :param entry: its record.
+        :param reader: the connection's reader.
+        :param writer: the connection's writer.
+        """
+        response, script_fault = self._api.respond(request, entry.request)
+        if script_fault is not None:
+            return await self._serve_fault(script_fault, request, entry, reader, writer, response)
+        return await self._send(writer, request, response, entry)
+
+    async def _serve_fault(
+        self,
+        fault: Fault,
+        request: Request,
+        entry: RecordEntry,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        normal: Response | None,
+    ) -> bool:
+        """Serve a fault; return whether the connection stays open.
+
+        :param fault: the fault.
+        :param request: the request.
+        :param entry: its record.
+        :param reader: the connection's reader.
+        :param writer: the connection's writer.
+        :param normal: the normal answer when already computed (script faults), else None.
+        """
+        entry.fault = entry.fault or fault.kind
+        if fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+            if fault.then is not None:
+                return await self._serve_fault(fault.then, request, entry, reader, writer, normal)
+            if normal is not None:
+                return await self._send(writer, request, normal, entry)
+            return await self._serve_api(request, entry, reader, writer)
+        if fault.kind == "drop":
+            return False
+        if fault.kind == "reset_mid_body":
+            response = normal or self._api.respond(request, entry.request)[0]
+            status = 200 if response.status == 204 else response.status
+            length = max(len(response.body), 2)
+            entry.status = status
+            writer.write(self._head(status, request, response.content_type, length, response.headers))
+            writer.write(response.body[: length // 2])
+            await writer.drain()
+            return False
+        if fault.kind == "trickle":
+            await self._trickle(fault.interval, request, entry, reader, writer)
+            return False
+        if fault.kind == "huge":
+            await self._huge(fault.size, request, entry, writer)
+            return request.keep_alive
+        body = fault.payload
+        if body is None:
+            body = error_body(fault.code, "Simulated fault", unquote(request.target.partition("?")[0]))
+        response = Response(fault.code, body, list(fault.headers), fault.content_type)
+        return await self._send(writer, request, response, entry)
+
+    async def _trickle(
+        self,
+        interval: float,
+        request: Request,
+        entry: RecordEntry,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Send 200 headers claiming a large body, then one byte per interval until a side closes.
+
+        :param interval: seconds between bytes.
+        :param request: the request.
+        :param entry: its record.
+        :param reader: the connection's reader (to notice the client closing).
+        :param writer: the connection's writer.
+        """
+        entry.status = 200
+        writer.write(self._head(200, request, "application/json", _TRICKLE_LENGTH, []))
+        await writer.drain()
+        position = 0
+        while not reader.at_eof() and not writer.is_closing():
+            await asyncio.sleep(interval)
+            writer.write(SAMPLE_CAMPAIGN[position : position + 1])
+            await writer.drain()
+            position = (position + 1) % len(SAMPLE_CAMPAIGN)
+
+    async def _huge(self, size: int, request: Request, entry: RecordEntry, writer: asyncio.StreamWriter) -> None:
+        """Stream a JSON-looking body of ``size`` bytes without building it in memory.
+
+        :param size: body size in bytes.
+        :param request: the request.
+        :param entry: its record.
+        :param writer: the connection's writer.
+        """
+        prefix, suffix = b'{"campaignId": "camp_huge", "padding": "', b'"}'
+        if size < len(prefix) + len(suffix):
+            prefix, suffix = b" " * size, b""
+        entry.status = 200
+        writer.write(self._head(200, request, "application/json", size, []) + prefix)
+        padding, filler = size - len(prefix) - len(suffix), b"x" * _CHUNK
+        while padding > 0:
+            writer.write(filler[: min(padding, _CHUNK)])
+            padding -= _CHUNK
+            await writer.drain()
+        writer.write(suffix)
+        await writer.drain()
+
+    def _head(
+        self,
+        status: int,
+        request: Request | None,
+        content_type: str | None,
+        length: int | None,
+        extra: list[tuple[str, str]],
+    ) -> bytes:
+        """Render a response head with Connection, Content-Type and Content-Length.
+
+        :param status: the HTTP status.
+        :param request: the request (None if it could not be read: the connection closes).
+        :param content_type: the body's type, or None for no body.
+        :param length: the Content-Length, or None for no body.
+        :param extra: more headers.
+        """
+        keep_alive = request is not None and request.keep_alive
+        headers = [("Connection", "keep-alive" if keep_alive else "close")]
+        if content_type is not None and length is not None:
+            headers += [("Content-Type", content_type), ("Content-Length", str(length))]
+        return response_head(status, headers + extra)
+
+    async def _send(
+        self,
+        writer: asyncio.StreamWriter,
+        request: Request | None,
+        response: Response,
+        entry: RecordEntry | None,
+    ) -> bool:
+        """Write a complete response; return whether the connection stays open.
+
+        :param writer: the connection's writer.
+        :param request: the request (None if it could not be read).
+        :param response: the answer.
+        :param entry: the request's record, if recorded.
+        """
+        if entry is not None:
+            entry.status = response.status
+        if response.status in (204, 304):
+            head = self._head(response.status, request, None, None, response.headers)
+            writer.write(head)
+        else:
+            head = self._head(response.status, request, response.content_type, len(response.body), response.headers)
+            writer.write(head + response.body)
+        await writer.drain()
+        return request is not None and request.keep_alive
+
+    # -- recording and faults --------------------------------------------------------------------
+
+    def _take_fault(self, campaign_id: str | None) -> Fault | None:
+        """Pop the first queued fault matching a request (caller holds the lock).
+
+        :param campaign_id: the request's campaign id, or None.
+        """
+        for queued in self._faults:
+            if queued.campaign_id is None or queued.campaign_id == campaign_id:
+                if queued.remaining is not None:
+                    queued.remaining -= 1
+                    if queued.remaining <= 0:
+                        self._faults.remove(queued)
+                return queued.fault
+        return None
+
+    # -- the Python API --------------------------------------------------------------------------
+
+    def add_campaign(
+        self,
+        campaign_id: str | None = None,
+        *,
+        name: str = "Simulated Campaign",
+        status: str = "live",
+        live_after: float | None = None,
+        complete_after: float | None = None,
+        script: list[str | Fault] | None = None,
+        errors: list[str] | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Add a campaign and return its payload as the API would serve it.
+
+        Names need not be unique here (only the create endpoint enforces that).
+
+        :param campaign_id: the id; default ``camp_`` and 16 random letters and digits.
+        :param name: ``campaignName``.
+        :param status: the status served when there is no timeline or script (any string, even unknown).
+        :param live_after: seconds from now until live (``scheduled`` before); sets ``scheduledDate``.
+        :param complete_after: seconds from now until ``completed``.
+        :param script: statuses (served verbatim) or faults, one per GET of this campaign; the last
+            repeats forever. Injected faults take precedence and do not consume an entry.
+        :param errors: the CSV row errors to serve (``[]`` when None).
+        :param overrides: fields merged into the payload last; a value of ``MISSING`` removes the field.
+        """
+        now, wall_now = self._clock(), datetime.now(UTC)
+        live_at, complete_at, scheduled_date = timeline(
+            now=now, wall_now=wall_now, live_after=live_after, complete_after=complete_after
+        )
+        for entry in script or []:
+            if not isinstance(entry, str | Fault):
+                raise TypeError(f"script entries must be str or Fault, not {type(entry).__name__}")
+        json.dumps({key: value for key, value in (overrides or {}).items() if value is not MISSING})  # JSON?
+        campaign = Campaign(
+            campaign_id=new_campaign_id() if campaign_id is None else campaign_id,
+            name=name,
+            status=status,
+            live_at=live_at,
+            complete_at=complete_at,
+            scheduled=live_after is not None or status == "scheduled",
+            scheduled_date=scheduled_date,
+            errors=None if errors is None else list(errors),
+            overrides=copy.deepcopy(overrides or {}),
+            script=list(script or []),
+        )
+        if not campaign.campaign_id:
+            raise ValueError("campaign_id must not be empty")
+        with self._lock:
+            if campaign.campaign_id in self._campaigns:
+                raise ValueError(f"campaign {campaign.campaign_id} already exists")
+            self._campaigns[campaign.campaign_id] = campaign
+            return copy.deepcopy(campaign.payload(now))
+
+    def set_status(self, campaign_id: str, status: str) -> None:
+        """Pin a campaign's status, dropping its timeline and script. KeyError if unknown.
+
+        :param campaign_id: the campaign.
+        :param status: the status to serve from now on.
+        """
+        with self._lock:
+            self._campaigns[campaign_id].force_status(status)
+
+    def remove_campaign(self, campaign_id: str) -> None:
+        """Remove a campaign (GETs answer 404 after). KeyError if unknown.
+
+        :param campaign_id: the campaign.
+        """
+        with self._lock:
+            del self._campaigns[campaign_id]
+
+    def campaign(self, campaign_id: str) -> dict[str, Any]:
+        """Return a campaign's current payload without consuming a script entry. KeyError if unknown.
+
+        :param campaign_id: the campaign.
+        """
+        with self._lock:
+            return copy.deepcopy(self._campaigns[campaign_id].payload(self._clock()))
+
+    def inject(self, fault: Fault, *, campaign_id: str | None = None, times: int | None = 1) -> None:
+        """Queue a fault for the next ``times`` matching requests (faults queued first serve first).
+
+        :param fault: the fault.
+        :param campaign_id: match only requests for this campaign id; None matches every API request.
+        :param times: how many requests; None means forever.
+        """
+        if not isinstance(fault, Fault):
+            raise TypeError("fault must be a Fault")
+        if times is not None and (not isinstance(times, int) or times < 1):
+            raise ValueError("times must be a positive int or None")
+        with self._lock:
+            self._faults.append(_QueuedFault(fault, campaign_id, times))
+
+    def clear_faults(self) -> None:
+        """Drop every queued fault (scripts are untouched)."""
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the recorded API requests, oldest first."""
+        with self._lock:
+            return [entry.freeze() for entry in self._records]
+
+    def requests_for(self, campaign_id: str) -> list[RecordedRequest]:
+        """The recorded requests addressed to one campaign id.
+
+        :param campaign_id: the decoded campaign id.
+        """
+        with self._lock:
+            return [e.freeze() for e in self._records if e.request.campaign_id == campaign_id]
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Connection and request counters: open, peak open, total requests, total connections."""
+        with self._lock:
+            return dict(self._stats)
+
+    def reset(self) -> None:
+        """Forget campaigns, faults, recorded requests and counters (the demo campaigns come back)."""
+        with self._lock:
+            self._campaigns.clear()
+            self._faults.clear()
+            self._records.clear()
+            self._stats["total_requests"] = self._stats["total_connections"] = 0
+            self._stats["peak_open_connections"] = self._stats["open_connections"]
+            if self._seed_demo:
+                self._seed()
+
+    def _seed(self) -> None:
+        """Add the demo campaigns."""
+        self.add_campaign("camp_DemoLive0000001", name="Demo Live Campaign", status="live")
+        self.add_campaign("camp_DemoSched000001", name="Demo Scheduled Campaign", live_after=5.0, complete_after=15.0)
+        self.add_campaign(
+            "camp_DemoDone000001", name="Demo Completed Campaign", status="completed", errors=_DEMO_ERRORS
+        )
+        self.add_campaign("camp_DemoPaused00001", name="Demo Paused Campaign", status="paused")
