@@ -20,7 +20,7 @@ from airflow_provider_sigmamind.simulator import SigmaMindSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "example_sigmamind_campaign"
-LIVE_AFTER = 8.0  # seconds: long enough for Airflow to start and see the campaign scheduled first
+LIVE_AFTER = 12.0  # seconds: Airflow needs a few to start its first task; the sensor then sees it scheduled
 COMPLETE_AFTER = 60.0
 
 
@@ -29,9 +29,6 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     api_key = "demo-" + secrets.token_urlsafe(16)
     with SigmaMindSimulator(api_key=api_key) as simulator:
-        campaign = simulator.add_campaign(
-            name="Demo Outreach", status="scheduled", live_after=LIVE_AFTER, complete_after=COMPLETE_AFTER
-        )
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
@@ -43,9 +40,16 @@ def main() -> int:
             ),
         }
         airflow = str(Path(sys.executable).with_name("airflow"))
-        print(f"==> SigmaMind simulator at {simulator.url}; campaign {campaign['campaignId']} "
-              f"goes live in {LIVE_AFTER:.0f}s", flush=True)
+        print(f"==> Preparing the metadata DB in {home}", flush=True)
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+        campaign = simulator.add_campaign(
+            name="Demo Outreach", status="scheduled", live_after=LIVE_AFTER, complete_after=COMPLETE_AFTER
+        )
+        print(
+            f"==> SigmaMind simulator at {simulator.url}; campaign {campaign['campaignId']} is scheduled "
+            f"and goes live in {LIVE_AFTER:.0f}s",
+            flush=True,
+        )
         started = time.monotonic()
         run = subprocess.run(
             [airflow, "dags", "test", DAG_ID, "-c", json.dumps({"campaign_id": campaign["campaignId"]})],
@@ -55,8 +59,8 @@ def main() -> int:
         polls = simulator.requests_for(campaign["campaignId"])
     print(f"\n==> The campaign's journey, as the simulator served it ({len(polls)} requests):")
     for request in polls:
-        print(f"    +{request.started_at - polls[0].started_at:5.1f}s  {request.method} {request.raw_path} "
-              f"-> HTTP {request.status} {request.campaign_status or ''}")
+        served = f"HTTP {request.status}" + (f" ({request.fault})" if request.fault else "")
+        print(f"    +{request.started_at - polls[0].started_at:5.1f}s  {request.method} {request.raw_path} -> {served}")
     outcome = "succeeded" if run.returncode == 0 else f"FAILED (exit {run.returncode})"
     print(f"==> DAG run {outcome} in {time.monotonic() - started:.1f}s")
     return run.returncode

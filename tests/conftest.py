@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "SIGMAMIND_SIMULATOR_API_KEY": CANARY_API_KEY,
     }
 )
 
@@ -41,10 +39,9 @@ def airflow_db() -> Path:
 
 
 @pytest.fixture
-def simulator(sigmamind_simulator):
-    """The simulator, serving the canary key."""
-    assert sigmamind_simulator.api_key == CANARY_API_KEY
-    return sigmamind_simulator
+def simulator(sigmamind_simulator_factory):
+    """A started simulator of this test's own, serving the canary key."""
+    return sigmamind_simulator_factory(api_key=CANARY_API_KEY)
 
 
 def connection_json(url: str, api_key: str = CANARY_API_KEY, **extra: object) -> str:
@@ -56,7 +53,7 @@ def connection_json(url: str, api_key: str = CANARY_API_KEY, **extra: object) ->
 
 
 @pytest.fixture
-def sigmamind_conn(simulator, monkeypatch) -> Iterator[str]:
+def sigmamind_conn(simulator, monkeypatch) -> str:
     """``sigmamind_default`` pointing at the simulator, with fast retries."""
     monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=2))
-    yield "sigmamind_default"
+    return "sigmamind_default"

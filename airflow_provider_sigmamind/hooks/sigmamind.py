@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import http.cookiejar
 import ipaddress
 import json
 import logging
 import math
+import ssl
+import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+import httpx
 import requests
 import urllib3.exceptions
 from airflow.sdk import BaseHook
@@ -271,7 +277,8 @@ class SigmaMindHook(BaseHook):
         optionally, the base URL (host field) and the ``timeout``/``max_retries`` extras.
     :param timeout: seconds allowed per request; overrides the connection's ``timeout``.
     :param max_retries: retries after the first attempt; overrides the connection's ``max_retries``.
-    :param retry_policy: backoff and deadline settings; ``max_retries`` above wins over its own.
+    :param retry_policy: backoff, ``Retry-After`` cap and total deadline; its ``max_retries`` is
+        replaced by the connection's (or this hook's ``max_retries``).
     """
 
     conn_name_attr = "sigmamind_conn_id"
@@ -293,6 +300,9 @@ class SigmaMindHook(BaseHook):
         self._max_retries = max_retries
         self._retry_policy = retry_policy
         self._session: requests.Session | None = None
+        self._async_config: SigmaMindConfig | None = None
+        self._async_client: httpx.AsyncClient | None = None
+        self._async_base_url = ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sigmamind_conn_id={self.sigmamind_conn_id!r})"
@@ -309,13 +319,9 @@ class SigmaMindHook(BaseHook):
         return self.config_from(self.get_connection(self.sigmamind_conn_id))
 
     def retry_policy_for(self, config: SigmaMindConfig) -> RetryPolicy:
-        """The retry policy in force: ``max_retries`` from the constructor, else from
-        ``retry_policy``, else from the connection."""
-        if self._retry_policy is None:
-            return RetryPolicy(max_retries=self._max_retries if self._max_retries is not None else config.max_retries)
-        if self._max_retries is None:
-            return self._retry_policy
-        return dataclasses.replace(self._retry_policy, max_retries=self._max_retries)
+        """The retry policy in force: backoff, caps and deadline from ``retry_policy``; the number of
+        retries from the connection (``config.max_retries``, which the constructor may override)."""
+        return dataclasses.replace(self._retry_policy or RetryPolicy(), max_retries=config.max_retries)
 
     def headers(self, config: SigmaMindConfig) -> dict[str, str]:
         """Request headers, the key among them (never log these)."""
@@ -324,9 +330,7 @@ class SigmaMindHook(BaseHook):
     def get_conn(self) -> requests.Session:
         """The hook's one ``requests`` session, created on first use."""
         if self._session is None:
-            session = requests.Session()
-            session.max_redirects = 0
-            self._session = session
+            self._session = requests.Session()
         return self._session
 
     def close(self) -> None:
@@ -510,6 +514,163 @@ class SigmaMindHook(BaseHook):
             self.close()
         return True, f"Connected to SigmaMind at {self.config.base_url}; the API key was accepted."
 
+    # -- the async twin, for triggers ---------------------------------------------------------
+
+    async def aget_config(self) -> SigmaMindConfig:
+        """The connection's settings, looked up without blocking the event loop (once per hook).
+
+        The connection comes from :meth:`aget_connection`; reading it (which registers the key
+        with the secrets masker, a round trip to the supervisor) runs in a worker thread.
+        """
+        if self._async_config is None:
+            conn = await self.aget_connection(self.sigmamind_conn_id)
+            self._async_config = await asyncio.to_thread(self.config_from, conn)
+        return self._async_config
+
+    def _async_client_for(self, config: SigmaMindConfig) -> httpx.AsyncClient:
+        """This hook's lease on the event loop's shared client for ``config.base_url``."""
+        if self._async_client is None:
+            self._async_client = _shared_async_clients.acquire(config.base_url)
+            self._async_base_url = config.base_url
+        return self._async_client
+
+    async def aclose(self) -> None:
+        """Give back this hook's lease on the shared async client; the last lease closes it."""
+        client, self._async_client = self._async_client, None
+        if client is not None:
+            await _shared_async_clients.release(self._async_base_url, client)
+
+    async def __aenter__(self) -> SigmaMindHook:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        campaign_id: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        retry: bool = True,
+        policy: RetryPolicy | None = None,
+    ) -> Any:
+        """The async twin of :meth:`request`: same retry policy, same errors, same decoding.
+
+        Requests go through one ``httpx.AsyncClient`` per event loop and base URL, shared by every
+        hook of that loop (so a triggerer polling a thousand campaigns holds at most
+        :data:`ASYNC_MAX_CONNECTIONS` sockets) and closed when the last hook using it calls
+        :meth:`aclose`. Each attempt is bounded as a whole (connect, pool wait, every byte) by
+        ``asyncio.timeout``.
+
+        :param method: HTTP method.
+        :param path: the path below the base URL, already encoded (see :func:`campaign_path`).
+        :param campaign_id: the campaign concerned, named in errors.
+        :param retry: ``False`` for calls that must not be repeated blindly.
+        :param policy: overrides the hook's retry policy for this call.
+        :raises SigmaMindError: the subclass that says what went wrong.
+        """
+        config = await self.aget_config()
+        policy = policy or self.retry_policy_for(config)
+        if not retry:
+            policy = RetryPolicy(max_retries=0, deadline=policy.deadline)
+        client = self._async_client_for(config)
+        attempts = policy.start()
+        while True:
+            attempts.begin()
+            try:
+                return await self._asend_once(
+                    client,
+                    config,
+                    method,
+                    path,
+                    timeout=attempts.budget(config.timeout),
+                    campaign_id=campaign_id,
+                    params=params,
+                    json_body=json_body,
+                )
+            except SigmaMindError as err:
+                delay = attempts.next_delay(err)
+                log.warning(
+                    "%s; retrying in %.1fs (retry %d of %d)", err, delay, attempts.count, attempts.policy.max_retries
+                )
+                await asyncio.sleep(delay)
+
+    async def _asend_once(
+        self,
+        client: httpx.AsyncClient,
+        config: SigmaMindConfig,
+        method: str,
+        path: str,
+        *,
+        timeout: float,
+        campaign_id: str | None,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+    ) -> Any:
+        subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+        if timeout <= 0:
+            raise SigmaMindTransportError(
+                f"no time left to reach SigmaMind for {subject} ({method} {path})", path=path, campaign_id=campaign_id
+            )
+        try:
+            async with asyncio.timeout(timeout):
+                async with client.stream(
+                    method,
+                    config.base_url + path,
+                    headers=self.headers(config),
+                    params=params,
+                    json=json_body,
+                    timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
+                ) as response:
+                    body = await _aread_body(response, subject=subject, method=method, path=path)
+        except SigmaMindError:
+            raise
+        except TimeoutError:
+            raise SigmaMindTransportError(
+                f"SigmaMind's answer for {subject} did not finish within the request timeout ({method} {path})",
+                path=path,
+                campaign_id=campaign_id,
+            ) from None
+        except (httpx.HTTPError, OSError) as exc:
+            if _caused_by_tls(exc):
+                raise SigmaMindTLSError(
+                    f"TLS failed while reaching SigmaMind for {subject} ({method} {path}): {type(exc).__name__}",
+                    path=path,
+                    campaign_id=campaign_id,
+                ) from None
+            raise SigmaMindTransportError(
+                f"could not get an answer from SigmaMind for {subject} ({method} {path}): {_describe_httpx(exc)}",
+                path=path,
+                campaign_id=campaign_id,
+            ) from None
+        status = response.status_code
+        content_type = response.headers.get("Content-Type")
+        if not 200 <= status < 300:
+            raise error_for_response(
+                status,
+                method=method,
+                path=path,
+                body=body,
+                content_type=content_type,
+                campaign_id=campaign_id,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return decode_json(status, body, content_type, method=method, path=path, campaign_id=campaign_id)
+
+    async def aget_campaign(self, campaign_id: str) -> Campaign:
+        """Fetch one campaign without blocking the event loop (the async twin of :meth:`get_campaign`).
+
+        :param campaign_id: the campaign's id, exactly as SigmaMind gave it.
+        :raises SigmaMindNotFoundError: when the campaign does not exist for this key.
+        :raises SigmaMindError: for every other failure (see :mod:`airflow_provider_sigmamind.exceptions`).
+        """
+        path = campaign_path(campaign_id)
+        data = await self.arequest("GET", path, campaign_id=campaign_id)
+        return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)
+
 
 def _describe(exc: BaseException) -> str:
     """Name a transport failure without quoting library messages wholesale."""
@@ -531,3 +692,133 @@ def _describe(exc: BaseException) -> str:
         wrapped = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
         current = current.__cause__ or current.__context__ or wrapped
     return names[0] if names else type(exc).__name__
+
+
+# -- async plumbing ---------------------------------------------------------------------------
+
+#: Most sockets one event loop holds open to one base URL, however many triggers poll through it.
+ASYNC_MAX_CONNECTIONS = 32
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that keeps nothing: a shared client must not carry one caller's cookies to another."""
+
+    def __init__(self) -> None:
+        super().__init__(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+@dataclass
+class _Lease:
+    client: httpx.AsyncClient
+    users: int = 0
+
+
+class _SharedAsyncClients:
+    """One pooled ``httpx.AsyncClient`` per event loop and base URL, reference-counted.
+
+    Hooks :meth:`acquire` a client on their first async request and :meth:`release` it in
+    :meth:`SigmaMindHook.aclose`; the last release closes the client and its sockets. Requests
+    carry their own headers (the key among them) and timeouts, and the client keeps no cookies,
+    so hooks for different connections can share it safely.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Lease]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def acquire(self, base_url: str) -> httpx.AsyncClient:
+        """The running loop's client for ``base_url``, created on first use; counts one more user."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            leases = self._by_loop.setdefault(loop, {})
+            lease = leases.get(base_url)
+            if lease is None:
+                client = httpx.AsyncClient(
+                    follow_redirects=False,
+                    cookies=_NoCookies(),
+                    limits=httpx.Limits(
+                        max_connections=ASYNC_MAX_CONNECTIONS, max_keepalive_connections=ASYNC_MAX_CONNECTIONS
+                    ),
+                )
+                lease = leases[base_url] = _Lease(client)
+            lease.users += 1
+            return lease.client
+
+    async def release(self, base_url: str, client: httpx.AsyncClient) -> None:
+        """Count one user less; close the client when it was the last."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            leases = self._by_loop.get(loop, {})
+            lease = leases.get(base_url)
+            if lease is not None and lease.client is client:
+                lease.users -= 1
+                last = lease.users <= 0
+                if last:
+                    del leases[base_url]
+            else:  # released on another loop than it was acquired on: it is nobody else's
+                last = True
+        if last:
+            await client.aclose()
+
+    def open_clients(self) -> int:
+        """How many shared clients the running loop holds (for tests and benchmarks)."""
+        with self._lock:
+            return len(self._by_loop.get(asyncio.get_running_loop(), {}))
+
+
+_shared_async_clients = _SharedAsyncClients()
+
+
+async def _aread_body(response: httpx.Response, *, subject: str, method: str, path: str) -> bytes:
+    """Read an async response body, refusing more than :data:`MAX_RESPONSE_BYTES`."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise SigmaMindResponseError(
+                f"SigmaMind's answer for {subject} is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; "
+                f"not read further ({method} {path})",
+                path=path,
+                status_code=response.status_code,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from, outermost first."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and not any(current is s for s in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _caused_by_tls(exc: BaseException) -> bool:
+    return any(isinstance(cause, ssl.SSLError) for cause in _causes(exc))
+
+
+def _describe_httpx(exc: BaseException) -> str:
+    """Name an httpx transport failure without quoting library messages wholesale."""
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timed out"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "timed out waiting for a free connection"
+    if isinstance(exc, httpx.TimeoutException):
+        return "read timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed before the answer was complete"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return "connection reset"
+    return type(exc).__name__

@@ -469,19 +469,15 @@ def test_retry_policy_from_the_connection() -> None:
 
 
 def test_retry_policy_constructor_max_retries_wins_over_connection() -> None:
-    assert SigmaMindHook("c", max_retries=0).retry_policy_for(CONFIG).max_retries == 0
-    assert SigmaMindHook("c", max_retries=7).retry_policy_for(CONFIG).max_retries == 7
+    conn = make_conn(extra={"max_retries": 4})
+    assert SigmaMindHook("c", max_retries=0).config_from(conn).max_retries == 0
+    assert SigmaMindHook("c", max_retries=7).config_from(conn).max_retries == 7
 
 
-def test_retry_policy_object_is_used_as_given() -> None:
-    given = RetryPolicy(max_retries=2, backoff_initial=0, backoff_max=0, deadline=5)
-    assert SigmaMindHook("c", retry_policy=given).retry_policy_for(CONFIG) is given
-
-
-def test_retry_policy_object_with_constructor_max_retries() -> None:
+def test_retry_policy_object_gives_backoff_and_deadline_the_connection_gives_the_count() -> None:
     given = RetryPolicy(max_retries=2, backoff_initial=0.1, backoff_max=0.2, retry_after_max=3, deadline=5)
-    policy = SigmaMindHook("c", retry_policy=given, max_retries=9).retry_policy_for(CONFIG)
-    assert policy.max_retries == 9
+    policy = SigmaMindHook("c", retry_policy=given).retry_policy_for(CONFIG)
+    assert policy.max_retries == CONFIG.max_retries
     assert (policy.backoff_initial, policy.backoff_max, policy.retry_after_max, policy.deadline) == (0.1, 0.2, 3, 5)
     assert given.max_retries == 2  # the caller's policy is left alone
 
