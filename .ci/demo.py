@@ -59,7 +59,7 @@ def main() -> int:
         polls = simulator.requests_for(campaign["campaignId"])
     print(f"\n==> The campaign's journey, as the simulator served it ({len(polls)} requests):")
     for request in polls:
-        served = f"HTTP {request.status}" + (f" ({request.fault})" if request.fault else "")
+        served = f"HTTP {request.status} " + (request.fault or f"campaignStatus={request.campaign_status!r}")
         print(f"    +{request.started_at - polls[0].started_at:5.1f}s  {request.method} {request.raw_path} -> {served}")
     outcome = "succeeded" if run.returncode == 0 else f"FAILED (exit {run.returncode})"
     print(f"==> DAG run {outcome} in {time.monotonic() - started:.1f}s")

@@ -58,9 +58,9 @@ def admin_response(simulator: SigmaMindSimulator, request: Request, peer_host: s
             return _json(201, {"queued": True})
         if route == ("POST", "/_sim/campaigns"):
             return _json(201, simulator.add_campaign(**_campaign_kwargs(body)))
-        parts = raw_path.split("/")
+        parts = request.segments
         if request.method == "POST" and len(parts) == 5 and parts[:3] == ["", "_sim", "campaigns"]:
-            campaign_id = unquote(parts[3])
+            campaign_id = parts[3]
             if parts[4] == "status" and isinstance(body.get("status"), str):
                 simulator.set_status(campaign_id, body["status"])
                 return _json(200, simulator.campaign(campaign_id))

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 from airflow_provider_sigmamind.simulator.campaigns import (
     STATUSES,
@@ -47,7 +46,7 @@ class CampaignApi:
         try:
             if not record.authorized:
                 raise ApiError(401, "Invalid or missing API key")
-            segments = [unquote(part) for part in request.target.partition("?")[0].split("/")]
+            segments = request.segments
             if segments[:3] != ["", "v1", "campaigns"] or len(segments) > 4:
                 raise ApiError(404, "No such endpoint")
             if len(segments) == 3:

@@ -50,6 +50,17 @@ class _Missing:
         """Return ``MISSING``."""
         return "MISSING"
 
+    def __copy__(self) -> _Missing:
+        """Stay the one sentinel."""
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Missing:
+        """Stay the one sentinel.
+
+        :param memo: the deepcopy memo.
+        """
+        return self
+
 
 #: Use as an ``overrides`` value to leave that field out of the served payload.
 MISSING: Any = _Missing()
@@ -125,6 +136,7 @@ class Campaign:
     schedule: dict[str, Any] = field(default_factory=dict)
     sip_phone_number: str = DEFAULT_PHONE
     agent_id: str = DEFAULT_AGENT_ID
+    phone_agent_id: str = DEFAULT_AGENT_ID
     concurrent_calls: int = 5
     errors: list[str] | None = None
     variables: dict[str, Any] = field(default_factory=dict)
@@ -188,8 +200,8 @@ class Campaign:
             "phoneNumber": {
                 "sipPhoneNumber": self.sip_phone_number,
                 "provider": "twilio",
-                "inboundAgentId": self.agent_id,
-                "outboundAgentId": self.agent_id,
+                "inboundAgentId": self.phone_agent_id,
+                "outboundAgentId": self.phone_agent_id,
                 "outboundPhoneNumber": self.sip_phone_number,
                 "active": True,
                 "terminationSipURI": "sip.twilio.com",
@@ -395,6 +407,7 @@ def campaign_from_form(form: dict[str, bytes], *, now: float, wall_now: datetime
         campaign_id=new_campaign_id(),
         name=_check_text(text.get("campaignName"), "campaignName", 128),
         agent_id=_check_text(text.get("agentId"), "agentId", 64),
+        phone_agent_id=text["agentId"],
         sip_phone_number=phone,
         concurrent_calls=_check_count(text["concurrentCalls"]) if "concurrentCalls" in text else 1,
         variables=_check_variables(text["variables"], "variables") if "variables" in text else {},

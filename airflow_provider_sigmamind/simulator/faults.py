@@ -49,7 +49,7 @@ def _checked_headers(headers: Mapping[str, str] | None) -> tuple[tuple[str, str]
     return pairs
 
 
-def _as_bytes(body: bytes | str | dict | list | None) -> bytes | None:
+def _as_bytes(body: bytes | str | dict[str, Any] | list[Any] | None) -> bytes | None:
     """Encode a fault body: bytes as is, str as UTF-8, dict or list as JSON, None stays None.
 
     :param body: the body to encode.
@@ -95,7 +95,7 @@ class Fault:
     def status(
         cls,
         code: int,
-        body: bytes | str | dict | None = None,
+        body: bytes | str | dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Fault:
         """Answer with any status from 200 to 599.

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
+from urllib.parse import unquote
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
@@ -53,6 +54,11 @@ class Request:
         name = name.lower()
         values = [value for key, value in self.headers if key.lower() == name]
         return values[-1] if values else None
+
+    @property
+    def segments(self) -> list[str]:
+        """The path split on ``/``, then each segment percent-decoded (``%2F`` stays inside its segment)."""
+        return [unquote(part) for part in self.target.partition("?")[0].split("/")]
 
     @property
     def keep_alive(self) -> bool:
@@ -121,7 +127,7 @@ async def _read_body(request: Request, reader: asyncio.StreamReader, writer: asy
     if not chunked and length_text is None:
         return b""
     length = 0
-    if not chunked:
+    if length_text is not None and not chunked:
         if not (length_text.isascii() and length_text.isdigit()) or len(length_text) > 12:
             raise ProtocolError(400, "invalid Content-Length")
         length = int(length_text)

@@ -27,6 +27,7 @@ class RecordedRequest:
     :param status: the response status; None while pending or if the connection was dropped.
     :param started_at: the simulator clock when the request was read.
     :param fault: the kind of fault served, or None.
+    :param campaign_status: the ``campaignStatus`` served to a campaign GET, or None.
     :param headers: request headers, names lower-cased, X-API-Key removed.
     :param body: the request body.
     """
@@ -41,6 +42,7 @@ class RecordedRequest:
     status: int | None
     started_at: float
     fault: str | None
+    campaign_status: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
@@ -57,22 +59,24 @@ class RecordEntry:
     :param request: the request as received.
     """
 
-    __slots__ = ("fault", "request", "status")
+    __slots__ = ("campaign_status", "fault", "request", "status")
 
     def __init__(self, request: RecordedRequest) -> None:
         self.request = request
         self.status: int | None = None
         self.fault: str | None = None
+        self.campaign_status: str | None = None
 
     def freeze(self) -> RecordedRequest:
         """Return the record with its current outcome."""
-        return RecordedRequest(**{**self.request.__dict__, "status": self.status, "fault": self.fault})
+        outcome = {"status": self.status, "fault": self.fault, "campaign_status": self.campaign_status}
+        return RecordedRequest(**{**self.request.__dict__, **outcome})
 
 
 def campaign_id_of(segments: list[str]) -> str | None:
     """Return the campaign id of a ``/v1/campaigns/{campaignId}`` path, else None.
 
-    :param segments: the path split on ``/`` (before decoding), each segment then decoded.
+    :param segments: the request's decoded path segments (``Request.segments``).
     """
     if len(segments) == 4 and segments[:3] == ["", "v1", "campaigns"] and segments[3]:
         return segments[3]
@@ -101,7 +105,7 @@ def record_request(request: Request, api_key: bytes, clock: Callable[[], float])
             raw_path=request.target,
             path=unquote(raw_path),
             query=dict(parse_qsl(query_string, keep_blank_values=True)),
-            campaign_id=campaign_id_of([unquote(part) for part in raw_path.split("/")]),
+            campaign_id=campaign_id_of(request.segments),
             authorized=sent_key is not None and hmac.compare_digest(sent_key.encode("latin-1"), api_key),
             api_key_sent=sent_key is not None,
             status=None,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
 
 from airflow_provider_sigmamind.simulator.admin import admin_response
 from airflow_provider_sigmamind.simulator.api import CampaignApi
@@ -35,8 +34,8 @@ from airflow_provider_sigmamind.simulator.protocol import (
 from airflow_provider_sigmamind.simulator.recording import RecordedRequest, RecordEntry, record_request
 
 DEFAULT_API_KEY = "sim-test-key"
-_log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
+_log = logging.getLogger(__name__)
 _TRICKLE_LENGTH = 1_000_000_000
 _CHUNK = 64 * 1024
 _DEMO_ERRORS = ["Row 3: missing required variable 'customer_name'", "Row 7: invalid phone number '+1234'"]
@@ -278,6 +277,9 @@ class SigmaMindSimulator:
         response, script_fault = self._api.respond(request, entry.request)
         if script_fault is not None:
             return await self._serve_fault(script_fault, request, entry, reader, writer, response)
+        if request.method == "GET" and entry.request.campaign_id is not None and response.status == 200:
+            served = json.loads(response.body)
+            entry.campaign_status = served.get("campaignStatus") if isinstance(served, dict) else None
         return await self._send(writer, request, response, entry)
 
     async def _serve_fault(
@@ -325,7 +327,7 @@ class SigmaMindSimulator:
             return request.keep_alive
         body = fault.payload
         if body is None:
-            body = error_body(fault.code, "Simulated fault", unquote(request.target.partition("?")[0]))
+            body = error_body(fault.code, "Simulated fault", entry.request.path)
         response = Response(fault.code, body, list(fault.headers), fault.content_type)
         return await self._send(writer, request, response, entry)
 
@@ -474,7 +476,10 @@ class SigmaMindSimulator:
         for entry in script or []:
             if not isinstance(entry, str | Fault):
                 raise TypeError(f"script entries must be str or Fault, not {type(entry).__name__}")
-        json.dumps({key: value for key, value in (overrides or {}).items() if value is not MISSING})  # JSON?
+        try:
+            json.dumps({key: value for key, value in (overrides or {}).items() if value is not MISSING})
+        except (TypeError, ValueError):
+            raise ValueError("overrides must be JSON-serialisable (or MISSING)") from None
         campaign = Campaign(
             campaign_id=new_campaign_id() if campaign_id is None else campaign_id,
             name=name,
@@ -521,7 +526,10 @@ class SigmaMindSimulator:
             return copy.deepcopy(self._campaigns[campaign_id].payload(self._clock()))
 
     def inject(self, fault: Fault, *, campaign_id: str | None = None, times: int | None = 1) -> None:
-        """Queue a fault for the next ``times`` matching requests (faults queued first serve first).
+        """Queue a fault for the next ``times`` matching API requests (faults queued first serve first).
+
+        Injected faults act before the key is checked (they stand for the network or a proxy) and
+        before a campaign's script, which they do not advance.
 
         :param fault: the fault.
         :param campaign_id: match only requests for this campaign id; None matches every API request.
