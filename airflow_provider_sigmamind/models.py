@@ -24,11 +24,13 @@ __all__ = [
     "DEFAULT_TARGET_STATUSES",
     "TERMINAL_STATUSES",
     "Campaign",
+    "CampaignPage",
     "CampaignStatus",
     "PayloadError",
     "Verdict",
     "judge",
     "parse_campaign",
+    "parse_campaign_page",
     "parse_statuses",
 ]
 
@@ -219,6 +221,20 @@ class Campaign:
         status = self.status.value if self.status is not CampaignStatus.UNKNOWN else f"unknown ({self.raw_status!r})"
         return f"campaign {self.name or '(unnamed)'!r} [{self.campaign_id}] status={status} scheduled={when}"
 
+    def compact(self) -> dict[str, Any]:
+        """A small JSON-safe summary for XCom: id, name, status, launch instant, calls and error count.
+
+        ``campaignStatus`` is the normalised status (``live``), or the raw text for an unknown one.
+        """
+        return {
+            "campaignId": self.campaign_id,
+            "campaignName": self.name,
+            "campaignStatus": self.status.value if self.status is not CampaignStatus.UNKNOWN else self.raw_status,
+            "scheduledDate": self.scheduled_date.to_iso8601_string() if self.scheduled_date else None,
+            "concurrentCalls": self.concurrent_calls,
+            "errorCount": len(self.errors),
+        }
+
 
 def parse_campaign(payload: object, *, expected_id: str | None = None) -> Campaign:
     """Parse a campaign object, tolerating every documented drift.
@@ -256,4 +272,80 @@ def parse_campaign(payload: object, *, expected_id: str | None = None) -> Campai
         concurrent_calls=concurrent if isinstance(concurrent, int) and not isinstance(concurrent, bool) else None,
         scheduled=scheduled if isinstance(scheduled, bool) else None,
         payload=payload,
+    )
+
+
+def _count(value: object) -> int | None:
+    """A non-negative whole number from a list envelope, else ``None`` (absent or unreadable)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    """One page of ``GET /v1/campaigns``.
+
+    :param campaigns: the campaigns on this page.
+    :param page: the zero-based page number the API reports, or ``None``.
+    :param size: the page size the API reports, or ``None``.
+    :param total_count: ``totalCount`` (or its twin spelling ``totalCounts``), or ``None``.
+    :param total_pages: ``totalPages``, or ``None``.
+    :param has_next: ``hasNext``, or ``None`` when absent.
+    """
+
+    campaigns: list[Campaign]
+    page: int | None
+    size: int | None
+    total_count: int | None
+    total_pages: int | None
+    has_next: bool | None
+
+    def has_more(self, page: int, size: int) -> bool:
+        """Whether a page follows page ``page`` (asked with ``size``).
+
+        Trusts ``hasNext``, else ``totalPages``, else ``totalCount``; with none of them, a full page
+        means there may be more. An empty page never has a successor (no endless paging).
+        """
+        if not self.campaigns:
+            return False
+        if self.has_next is not None:
+            return self.has_next
+        if self.total_pages is not None:
+            return page + 1 < self.total_pages
+        if self.total_count is not None:
+            return (page + 1) * (self.size or size) < self.total_count
+        return len(self.campaigns) >= (self.size or size)
+
+
+def parse_campaign_page(payload: object) -> CampaignPage:
+    """Parse one page of the campaign list, tolerating ``totalCount`` vs ``totalCounts`` and absent counts.
+
+    :param payload: the decoded JSON body, ``{"data": [...], "page": 0, "size": 20, "totalCount": 125,
+        "totalPages": 7, "hasNext": true, "hasPrevious": false}``.
+    :raises PayloadError: when the body is not an object, ``data`` is not a list, or an item is not
+        a campaign.
+    """
+    if not isinstance(payload, dict):
+        raise PayloadError(f"expected a JSON object, got {type(payload).__name__}")
+    items = payload.get("data")
+    if not isinstance(items, list):
+        raise PayloadError("the list has no 'data' array")
+    campaigns = []
+    for index, item in enumerate(items):
+        try:
+            campaigns.append(parse_campaign(item))
+        except PayloadError as exc:
+            raise PayloadError(f"item {index} of the list: {exc}") from None
+    total = payload.get("totalCount")
+    if _count(total) is None:
+        total = payload.get("totalCounts")
+    has_next = payload.get("hasNext")
+    return CampaignPage(
+        campaigns=campaigns,
+        page=_count(payload.get("page")),
+        size=_count(payload.get("size")) or None,
+        total_count=_count(total),
+        total_pages=_count(payload.get("totalPages")),
+        has_next=has_next if isinstance(has_next, bool) else None,
     )

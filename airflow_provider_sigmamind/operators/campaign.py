@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import os
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_sigmamind.contacts import PHONE_CHECKS, VALIDATE_MODES, PhoneCheck, ValidateMode
 from airflow_provider_sigmamind.defaults import DEFAULT_CONN_ID
-from airflow_provider_sigmamind.exceptions import SigmaMindContactListError
-from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
+from airflow_provider_sigmamind.exceptions import SigmaMindContactListError, SigmaMindInvalidInputError
+from airflow_provider_sigmamind.hooks.sigmamind import DEFAULT_PAGE_SIZE, SigmaMindHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-__all__ = ["GetCampaignOperator"]
+__all__ = ["CreateCampaignOperator", "GetCampaignOperator", "ListCampaignsOperator", "UpdateCampaignOperator"]
 
 
 class GetCampaignOperator(BaseOperator):
@@ -63,3 +67,299 @@ class GetCampaignOperator(BaseOperator):
                 raise SigmaMindContactListError(message, campaign_id=campaign.campaign_id)
             self.log.warning("%s", message)
         return campaign.payload
+
+
+def _optional_int(value: object, name: str) -> int | None:
+    """A whole number from an argument or a rendered template (``"5"``); ``None`` and ``""`` are ``None``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise SigmaMindInvalidInputError(f"{name} must be a whole number, got {value!r}")
+
+
+def _optional_text(value: object) -> Any:
+    """``None`` for an argument left out or a template that rendered to nothing, else the value."""
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+def _contact_source(contacts: object) -> str | bytes | os.PathLike[str] | list[Mapping[str, Any]]:
+    """What the hook should upload: CSV text (a string with a line break), a path (any other string), or rows."""
+    if isinstance(contacts, str):
+        if "\n" in contacts or "\r" in contacts:
+            return contacts
+        if not contacts.strip():
+            raise SigmaMindInvalidInputError("contacts is empty (did a template render to nothing?)")
+        path = Path(contacts.strip()).expanduser()
+        if not path.is_file():
+            raise SigmaMindInvalidInputError(
+                f"contacts: no file at {str(path)!r}; a one-line string is read as a path "
+                "(CSV text needs a header line and at least one contact line)"
+            )
+        return path
+    if isinstance(contacts, bytes | os.PathLike):
+        return contacts
+    if isinstance(contacts, Sequence):
+        return list(contacts)
+    raise SigmaMindInvalidInputError(
+        f"contacts must be a file path, CSV text or a list of rows (mappings), got {type(contacts).__name__}"
+    )
+
+
+class CreateCampaignOperator(BaseOperator):
+    """Create a campaign from a contact list, after checking the list and the fields before sending.
+
+    The contact list comes from a file path (``"/data/contacts-{{ ds }}.csv"``), CSV text (a string
+    with line breaks), or rows from an upstream task (``contacts=build_contacts()``, a list of
+    mappings of column to value). With ``validate="error"`` (the default) every problem found
+    (invalid or duplicate phone numbers, missing variables, malformed rows, bad fields, a schedule
+    in the past or in an unknown time zone) fails the task in one message, and nothing is sent;
+    ``validate="warn"`` logs them and creates the campaign anyway.
+
+    The XCom ``return_value`` is the created campaign as SigmaMind sent it, so the id is one pull
+    away: ``{{ ti.xcom_pull(task_ids='create_campaign')['campaignId'] }}``.
+
+    The create is sent once and never retried by the hook (see
+    :meth:`~airflow_provider_sigmamind.hooks.sigmamind.SigmaMindHook.create_campaign`). Campaign
+    names are unique per account, so a task retry after a create that was in fact accepted fails
+    with HTTP 409 instead of dialling the list twice: give each run its own name
+    (``"Renewals {{ ds }}"``).
+
+    :param campaign_name: 1 to 128 characters, unique per account (templated).
+    :param sip_phone_number: the E.164 number that dials out (templated).
+    :param agent_id: the agent that makes the calls (templated).
+    :param contacts: a file path, CSV text, or a list of rows (templated).
+    :param concurrent_calls: calls at once; ``None`` leaves it to SigmaMind (templated).
+    :param scheduled_date: ``YYYY-MM-DD``; any scheduling field schedules the campaign, and then
+        all three are needed (templated).
+    :param scheduled_time: ``HH:mm:ss``, local to ``scheduled_timezone`` (templated).
+    :param scheduled_timezone: an IANA name such as ``America/Los_Angeles`` (templated).
+    :param variables: the campaign's ``variables`` object (templated).
+    :param validate: ``"error"``, ``"warn"`` or ``"off"``.
+    :param required_variables: variables every row must have; ``None`` means every column (templated).
+    :param phone_check: ``"valid"`` (E.164 and a number that can exist) or ``"e164"`` (pattern only).
+    :param sigmamind_conn_id: the ``sigmamind`` connection to use (templated).
+    """
+
+    template_fields: Sequence[str] = (
+        "campaign_name",
+        "sip_phone_number",
+        "agent_id",
+        "contacts",
+        "concurrent_calls",
+        "scheduled_date",
+        "scheduled_time",
+        "scheduled_timezone",
+        "variables",
+        "required_variables",
+        "sigmamind_conn_id",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"variables": "json"}
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        campaign_name: str,
+        sip_phone_number: str,
+        agent_id: str,
+        contacts: str | os.PathLike[str] | Sequence[Mapping[str, Any]],
+        concurrent_calls: int | str | None = None,
+        scheduled_date: str | None = None,
+        scheduled_time: str | None = None,
+        scheduled_timezone: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        validate: ValidateMode = "error",
+        required_variables: Sequence[str] | None = None,
+        phone_check: PhoneCheck = "valid",
+        sigmamind_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if validate not in VALIDATE_MODES:
+            raise ValueError(f"validate must be one of {', '.join(VALIDATE_MODES)}, got {validate!r}")
+        if phone_check not in PHONE_CHECKS:
+            raise ValueError(f"phone_check must be one of {', '.join(PHONE_CHECKS)}, got {phone_check!r}")
+        self.campaign_name = campaign_name
+        self.sip_phone_number = sip_phone_number
+        self.agent_id = agent_id
+        self.contacts = contacts
+        self.concurrent_calls = concurrent_calls
+        self.scheduled_date = scheduled_date
+        self.scheduled_time = scheduled_time
+        self.scheduled_timezone = scheduled_timezone
+        self.variables = variables
+        self.validate = validate
+        self.required_variables = required_variables
+        self.phone_check = phone_check
+        self.sigmamind_conn_id = sigmamind_conn_id
+
+    @cached_property
+    def hook(self) -> SigmaMindHook:
+        """The hook for ``sigmamind_conn_id``."""
+        return SigmaMindHook(sigmamind_conn_id=self.sigmamind_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        contacts = _contact_source(self.contacts)
+        with self.hook as hook:
+            campaign = hook.create_campaign(
+                campaign_name=self.campaign_name,
+                sip_phone_number=self.sip_phone_number,
+                agent_id=self.agent_id,
+                contacts=contacts,
+                concurrent_calls=_optional_int(self.concurrent_calls, "concurrent_calls"),
+                scheduled_date=_optional_text(self.scheduled_date),
+                scheduled_time=_optional_text(self.scheduled_time),
+                scheduled_timezone=_optional_text(self.scheduled_timezone),
+                variables=self.variables,
+                validate=self.validate,
+                required_variables=self.required_variables,
+                phone_check=self.phone_check,
+            )
+        return campaign.payload
+
+
+class UpdateCampaignOperator(BaseOperator):
+    """Change some fields of a campaign; only the arguments given are sent (``PATCH``).
+
+    Arguments left out (``None``), and templates that render to an empty string, leave their field
+    as it is. The XCom ``return_value`` is the campaign after the update, as SigmaMind sent it.
+
+    :param campaign_id: the campaign's id (templated).
+    :param campaign_name: new ``campaignName`` (templated).
+    :param sip_phone_number: new ``sipPhoneNumber`` (templated).
+    :param agent_id: new ``agentId`` (templated).
+    :param concurrent_calls: new ``concurrentCalls`` (templated).
+    :param scheduled: new ``isScheduled``; to schedule a campaign that was not, pass ``True`` with
+        the three scheduling fields.
+    :param scheduled_date: new ``scheduledDate``, ``YYYY-MM-DD`` (templated).
+    :param scheduled_time: new ``scheduledTime``, ``HH:mm:ss`` (templated).
+    :param scheduled_timezone: new ``scheduledTimezone``, an IANA name (templated).
+    :param dynamic_variables: new ``dynamicVariables`` object (templated).
+    :param sigmamind_conn_id: the ``sigmamind`` connection to use (templated).
+    """
+
+    template_fields: Sequence[str] = (
+        "campaign_id",
+        "campaign_name",
+        "sip_phone_number",
+        "agent_id",
+        "concurrent_calls",
+        "scheduled_date",
+        "scheduled_time",
+        "scheduled_timezone",
+        "dynamic_variables",
+        "sigmamind_conn_id",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"dynamic_variables": "json"}
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        campaign_id: str,
+        campaign_name: str | None = None,
+        sip_phone_number: str | None = None,
+        agent_id: str | None = None,
+        concurrent_calls: int | str | None = None,
+        scheduled: bool | None = None,
+        scheduled_date: str | None = None,
+        scheduled_time: str | None = None,
+        scheduled_timezone: str | None = None,
+        dynamic_variables: Mapping[str, Any] | None = None,
+        sigmamind_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if scheduled is not None and not isinstance(scheduled, bool):
+            raise ValueError(f"scheduled must be True, False or None, got {scheduled!r}")
+        self.campaign_id = campaign_id
+        self.campaign_name = campaign_name
+        self.sip_phone_number = sip_phone_number
+        self.agent_id = agent_id
+        self.concurrent_calls = concurrent_calls
+        self.scheduled = scheduled
+        self.scheduled_date = scheduled_date
+        self.scheduled_time = scheduled_time
+        self.scheduled_timezone = scheduled_timezone
+        self.dynamic_variables = dynamic_variables
+        self.sigmamind_conn_id = sigmamind_conn_id
+
+    @cached_property
+    def hook(self) -> SigmaMindHook:
+        """The hook for ``sigmamind_conn_id``."""
+        return SigmaMindHook(sigmamind_conn_id=self.sigmamind_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        with self.hook as hook:
+            campaign = hook.update_campaign(
+                self.campaign_id,
+                campaign_name=_optional_text(self.campaign_name),
+                sip_phone_number=_optional_text(self.sip_phone_number),
+                agent_id=_optional_text(self.agent_id),
+                concurrent_calls=_optional_int(self.concurrent_calls, "concurrent_calls"),
+                scheduled=self.scheduled,
+                scheduled_date=_optional_text(self.scheduled_date),
+                scheduled_time=_optional_text(self.scheduled_time),
+                scheduled_timezone=_optional_text(self.scheduled_timezone),
+                dynamic_variables=self.dynamic_variables,
+            )
+        return campaign.payload
+
+
+class ListCampaignsOperator(BaseOperator):
+    """List the account's campaigns, optionally only those in one status, reading every page.
+
+    The XCom ``return_value`` is a compact, JSON-safe list, one small object per campaign:
+    ``{"campaignId", "campaignName", "campaignStatus", "scheduledDate", "concurrentCalls",
+    "errorCount"}`` (``scheduledDate`` in UTC, ISO-8601, or ``None``).
+
+    :param status: ``live``, ``scheduled``, ``paused`` or ``completed``; ``None`` or an empty
+        string for all (templated).
+    :param limit: return at most this many (the task logs a warning when there were more);
+        ``None`` for all.
+    :param page_size: campaigns per request.
+    :param sigmamind_conn_id: the ``sigmamind`` connection to use (templated).
+    """
+
+    template_fields: Sequence[str] = ("status", "sigmamind_conn_id")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        status: str | None = None,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        sigmamind_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a whole number >= 0 or None, got {limit!r}")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size must be a whole number >= 1, got {page_size!r}")
+        self.status = status
+        self.limit = limit
+        self.page_size = page_size
+        self.sigmamind_conn_id = sigmamind_conn_id
+
+    @cached_property
+    def hook(self) -> SigmaMindHook:
+        """The hook for ``sigmamind_conn_id``."""
+        return SigmaMindHook(sigmamind_conn_id=self.sigmamind_conn_id)
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        status = _optional_text(self.status)
+        with self.hook as hook:
+            found = hook.list_campaigns(status, page_size=self.page_size)
+            stop = None if self.limit is None else self.limit + 1
+            campaigns = list(itertools.islice(found, stop))
+        if self.limit is not None and len(campaigns) > self.limit:
+            campaigns = campaigns[: self.limit]
+            self.log.warning("More than %d campaigns matched; returning the first %d (limit)", self.limit, self.limit)
+        where = f" with status {status!r}" if status else ""
+        self.log.info("Listed %d campaign(s)%s", len(campaigns), where)
+        return [campaign.compact() for campaign in campaigns]
