@@ -21,7 +21,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-sigmamind",
         "name": INTEGRATION,
-        "description": "Fetch SigmaMind AI voice campaigns and wait for them to go live or complete.",
+        "description": "Create, update, list and fetch SigmaMind AI voice campaigns; wait until live or complete.",
         "versions": [__version__],
         "integrations": [
             {
@@ -33,6 +33,7 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [{"integration-name": INTEGRATION, "python-modules": [f"{_PKG}.hooks.sigmamind"]}],
         "operators": [{"integration-name": INTEGRATION, "python-modules": [f"{_PKG}.operators.campaign"]}],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": [f"{_PKG}.sensors.campaign"]}],
+        "triggers": [{"integration-name": INTEGRATION, "python-modules": [f"{_PKG}.triggers.campaign"]}],
         "connection-types": [
             {
                 "hook-class-name": f"{_PKG}.hooks.sigmamind.SigmaMindHook",

@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import http.cookiejar
 import ipaddress
 import json
 import logging
 import math
+import os
 import ssl
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import requests
-import urllib3.exceptions
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_sigmamind import __version__
+from airflow_provider_sigmamind.contacts import (
+    PHONE_CHECKS,
+    VALIDATE_MODES,
+    PhoneCheck,
+    ValidateMode,
+    campaign_field_problems,
+    check_contacts,
+    rows_to_csv,
+    update_field_problems,
+)
 from airflow_provider_sigmamind.defaults import (
     CONN_TYPE,
     CONNECT_TIMEOUT,
@@ -38,16 +49,27 @@ from airflow_provider_sigmamind.defaults import (
 from airflow_provider_sigmamind.exceptions import (
     SigmaMindError,
     SigmaMindInvalidInputError,
+    SigmaMindRateLimitError,
+    SigmaMindRejectedError,
     SigmaMindResponseError,
+    SigmaMindServerError,
     SigmaMindTLSError,
     SigmaMindTransportError,
     error_for_response,
     server_message,
 )
-from airflow_provider_sigmamind.models import Campaign, PayloadError, parse_campaign
+from airflow_provider_sigmamind.models import (
+    Campaign,
+    CampaignStatus,
+    PayloadError,
+    parse_campaign,
+    parse_campaign_page,
+    parse_statuses,
+)
 from airflow_provider_sigmamind.retry import RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
+    import requests
     from airflow.sdk import Connection
 
 __all__ = ["SigmaMindConfig", "SigmaMindHook", "campaign_path", "validate_campaign_id"]
@@ -56,6 +78,10 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"airflow-provider-sigmamind/{__version__}"
 MAX_CAMPAIGN_ID_LENGTH = 256
+#: Campaigns asked for per list request. The API's default is 10 and it documents no maximum.
+DEFAULT_PAGE_SIZE = 100
+#: Problems quoted in one exception message; the full list is on the error's ``problems``.
+MAX_PROBLEMS_SHOWN = 100
 _MIN_KEY_LENGTH = 5
 
 
@@ -224,6 +250,15 @@ def _base_url(host: str | None, port: int | None, where: str, *, allow_http: boo
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+def _without_key(body: bytes, api_key: str) -> bytes:
+    """``body`` with the API key blanked out (``***``): a server or proxy that echoes the key back must
+    not get it into an error message, a log or an XCom."""
+    for encoded in {api_key.encode("latin-1"), api_key.encode("utf-8")}:
+        if encoded in body:
+            body = body.replace(encoded, b"***")
+    return body
+
+
 def decode_json(
     status_code: int, body: bytes, content_type: str | None, *, method: str, path: str, campaign_id: str | None
 ) -> Any:
@@ -233,7 +268,7 @@ def decode_json(
     subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         if not body.strip():
             what = "an empty body"
         elif (content_type and "html" in content_type.lower()) or body.lstrip()[:1] == b"<":
@@ -329,6 +364,8 @@ class SigmaMindHook(BaseHook):
 
     def get_conn(self) -> requests.Session:
         """The hook's one ``requests`` session, created on first use."""
+        import requests  # here, not at module level: it is most of the provider's import time at DAG parse
+
         if self._session is None:
             self._session = requests.Session()
         return self._session
@@ -412,6 +449,9 @@ class SigmaMindHook(BaseHook):
         data: Mapping[str, Any] | None,
         files: Mapping[str, Any] | None,
     ) -> Any:
+        import requests
+        import urllib3.exceptions
+
         subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
         if timeout <= 0:
             raise SigmaMindTransportError(
@@ -446,6 +486,7 @@ class SigmaMindHook(BaseHook):
                 path=path,
                 campaign_id=campaign_id,
             ) from None
+        body = _without_key(body, config.api_key)
         status = response.status_code
         content_type = response.headers.get("Content-Type")
         if not 200 <= status < 300:
@@ -497,6 +538,242 @@ class SigmaMindHook(BaseHook):
         path = campaign_path(campaign_id)
         data = self.request("GET", path, campaign_id=campaign_id)
         return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)
+
+    def list_campaigns(
+        self, status: str | CampaignStatus | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Campaign]:
+        """Every campaign of the account, optionally only those in one status, fetched page by page.
+
+        Lazy: a page is requested only when the one before it has been consumed, so stopping early
+        (``next(hook.list_campaigns("live"))``) costs one request. Paging follows ``hasNext``, else
+        ``totalPages``, else ``totalCount``/``totalCounts``; it stops at an empty page. A campaign
+        that moves between pages while the list is read (a new one pushes the others along) is
+        yielded once. Each page request is retried like any read.
+
+        :param status: ``live``, ``scheduled``, ``paused`` or ``completed``; ``None`` for all.
+        :param page_size: campaigns per request (the API's ``size``; its own default is 10).
+        :raises SigmaMindInvalidInputError: at once, for an unknown status or a bad page size.
+        :raises SigmaMindResponseError: when a page is not the list SigmaMind sends.
+        """
+        if isinstance(status, str | CampaignStatus) or status is None:
+            try:
+                statuses = parse_statuses(status, what="status")
+            except ValueError as exc:
+                raise SigmaMindInvalidInputError(str(exc)) from None
+        else:
+            raise SigmaMindInvalidInputError(f"status must be one status or None, got {type(status).__name__}")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise SigmaMindInvalidInputError(f"page_size must be a whole number of at least 1, got {page_size!r}")
+        (wanted,) = statuses or (None,)
+        return self._iter_campaigns(wanted, page_size)
+
+    def _iter_campaigns(self, status: CampaignStatus | None, page_size: int) -> Iterator[Campaign]:
+        path = "/v1/campaigns"
+        seen: set[str] = set()
+        page = 0
+        while True:
+            params: dict[str, Any] = {"page": page, "size": page_size}
+            if status is not None:
+                params["status"] = status.value
+            body = self.request("GET", path, params=params)
+            try:
+                result = parse_campaign_page(body)
+            except PayloadError as exc:
+                raise SigmaMindResponseError(
+                    f"SigmaMind's campaign list (page {page}) is not usable: {exc} (GET {path})",
+                    status_code=200,
+                    path=path,
+                ) from None
+            fresh = 0
+            for campaign in result.campaigns:
+                if campaign.campaign_id not in seen:
+                    seen.add(campaign.campaign_id)
+                    fresh += 1
+                    yield campaign
+            if not result.has_more(page, page_size):
+                return
+            if fresh == 0:
+                self.log.warning("Page %d of the campaign list repeated campaigns already listed; stopped there", page)
+                return
+            page += 1
+
+    def create_campaign(
+        self,
+        *,
+        campaign_name: str,
+        sip_phone_number: str,
+        agent_id: str,
+        contacts: str | bytes | os.PathLike[str] | Sequence[Mapping[str, Any]],
+        concurrent_calls: int | None = None,
+        scheduled_date: str | None = None,
+        scheduled_time: str | None = None,
+        scheduled_timezone: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        validate: ValidateMode = "error",
+        required_variables: Iterable[str] | None = None,
+        phone_check: PhoneCheck = "valid",
+        file_name: str | None = None,
+    ) -> Campaign:
+        """Create a campaign from a contact list (``POST /v1/campaigns``, a multipart upload).
+
+        First the contact list and the fields are checked (see :mod:`airflow_provider_sigmamind.contacts`):
+        with ``validate="error"`` every problem found is raised at once and nothing is sent.
+
+        A create is sent exactly once, never retried: after a timeout, a dropped connection, a 5xx
+        or an unreadable answer SigmaMind may have created the campaign anyway, and a second POST
+        could make a second campaign that dials the same people. Such errors say so; look for a
+        campaign with this name (:meth:`list_campaigns`) before creating it again. Since campaign
+        names are unique per account, a repeated create of an accepted one fails with HTTP 409.
+
+        :param campaign_name: ``campaignName``, 1 to 128 characters, unique per account.
+        :param sip_phone_number: ``sipPhoneNumber``, the E.164 number that dials out.
+        :param agent_id: ``agentId``, the agent that makes the calls.
+        :param contacts: the contact list: CSV text (``str``) or bytes, a path (``pathlib.Path``),
+            or rows as mappings of column to value (``[{"Phone Number": "+14155552671", ...}]``).
+        :param concurrent_calls: ``concurrentCalls``; ``None`` leaves it to SigmaMind.
+        :param scheduled_date: ``scheduledDate``, ``YYYY-MM-DD``; giving any of the three
+            scheduling fields schedules the campaign (``isScheduled``), and then all three are needed.
+        :param scheduled_time: ``scheduledTime``, ``HH:mm:ss``, local to ``scheduled_timezone``.
+        :param scheduled_timezone: ``scheduledTimezone``, an IANA name such as ``America/Los_Angeles``.
+        :param variables: ``variables``, a JSON object (sent as a JSON string).
+        :param validate: ``"error"`` (raise on any problem), ``"warn"`` (log the problems and send
+            anyway; SigmaMind then reports row problems in the campaign's ``errors``) or ``"off"``.
+        :param required_variables: variables every row must have (``None``: every column).
+        :param phone_check: ``"valid"`` (E.164 and a number that can exist) or ``"e164"`` (pattern only).
+        :param file_name: the file name sent with the upload (default: the path's, else ``contacts.csv``).
+        :raises SigmaMindInvalidInputError: listing every problem found before sending (its
+            ``problems`` attribute holds the full list).
+        :raises SigmaMindError: when the API refuses or fails; see above for what is safe to repeat.
+        """
+        if validate not in VALIDATE_MODES:
+            raise SigmaMindInvalidInputError(f"validate must be one of {', '.join(VALIDATE_MODES)}, got {validate!r}")
+        if phone_check not in PHONE_CHECKS:
+            raise SigmaMindInvalidInputError(
+                f"phone_check must be one of {', '.join(PHONE_CHECKS)}, got {phone_check!r}"
+            )
+        data = _contact_bytes(contacts)
+        if file_name is None:
+            file_name = Path(contacts).name if isinstance(contacts, os.PathLike) else "contacts.csv"
+        schedule = {
+            "scheduledDate": scheduled_date,
+            "scheduledTime": scheduled_time,
+            "scheduledTimezone": scheduled_timezone,
+        }
+        if validate != "off":
+            report = check_contacts(data, required_variables=required_variables, phone_check=phone_check)
+            problems = [
+                *campaign_field_problems(
+                    campaign_name=campaign_name,
+                    sip_phone_number=sip_phone_number,
+                    agent_id=agent_id,
+                    concurrent_calls=concurrent_calls,
+                    scheduled_date=scheduled_date,
+                    scheduled_time=scheduled_time,
+                    scheduled_timezone=scheduled_timezone,
+                    variables=variables,
+                ),
+                *report.problems,
+            ]
+            if problems:
+                what = f"campaign {_shown(campaign_name)} was not created"
+                if validate == "error":
+                    raise _problems_error(what, problems)
+                self.log.warning("%s", _problems_text(f"{what.replace('was not', 'will be')} despite", problems))
+            else:
+                self.log.info("Contact list checked: %d contacts, no problems found", report.contacts)
+        form: dict[str, str] = {
+            "campaignName": str(campaign_name),
+            "sipPhoneNumber": str(sip_phone_number),
+            "agentId": str(agent_id),
+        }
+        if concurrent_calls is not None:
+            form["concurrentCalls"] = str(concurrent_calls)
+        if any(value is not None for value in schedule.values()):
+            form["isScheduled"] = "true"
+            form.update({name: str(value) for name, value in schedule.items() if value is not None})
+        if variables is not None:
+            try:
+                form["variables"] = json.dumps(variables, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise SigmaMindInvalidInputError(f"variables cannot be sent as JSON: {exc}") from None
+        path = "/v1/campaigns"
+        try:
+            body = self.request("POST", path, data=form, files={"file": (file_name, data, "text/csv")}, retry=False)
+            campaign = campaign_from_json(body, status_code=201, method="POST", path=path, campaign_id=None)
+        except SigmaMindError as err:
+            raise _explain_create_failure(err, str(campaign_name)) from None
+        self.log.info("Created %s", campaign.summary())
+        if campaign.errors:
+            rows = "\n".join(f"  - {error}" for error in campaign.errors)
+            self.log.warning(
+                "SigmaMind reported %d contact-list row error(s) for campaign %r:\n%s",
+                len(campaign.errors),
+                campaign.campaign_id,
+                rows,
+            )
+        return campaign
+
+    def update_campaign(
+        self,
+        campaign_id: str,
+        *,
+        campaign_name: str | None = None,
+        sip_phone_number: str | None = None,
+        agent_id: str | None = None,
+        concurrent_calls: int | None = None,
+        scheduled: bool | None = None,
+        scheduled_date: str | None = None,
+        scheduled_time: str | None = None,
+        scheduled_timezone: str | None = None,
+        dynamic_variables: Mapping[str, Any] | None = None,
+    ) -> Campaign:
+        """Change some of a campaign's fields (``PATCH``): only the arguments given are sent.
+
+        ``None`` means "leave as it is". The fields are checked before sending (formats, lengths,
+        a real time zone; with all three scheduling fields, a local time that exists and is not in
+        the past). Scheduling fields are sent as given: to schedule a campaign that was not, pass
+        ``scheduled=True`` too. An update is retried like a read: sending the same values twice
+        changes nothing more.
+
+        :param campaign_id: the campaign's id, exactly as SigmaMind gave it.
+        :param campaign_name: ``campaignName``.
+        :param sip_phone_number: ``sipPhoneNumber``.
+        :param agent_id: ``agentId``.
+        :param concurrent_calls: ``concurrentCalls``.
+        :param scheduled: ``isScheduled``.
+        :param scheduled_date: ``scheduledDate``, ``YYYY-MM-DD``.
+        :param scheduled_time: ``scheduledTime``, ``HH:mm:ss``.
+        :param scheduled_timezone: ``scheduledTimezone``, an IANA name.
+        :param dynamic_variables: ``dynamicVariables``, a JSON object.
+        :raises SigmaMindInvalidInputError: when nothing is given, or listing every problem found.
+        :raises SigmaMindNotFoundError: when the campaign does not exist for this key.
+        """
+        path = campaign_path(campaign_id)
+        given = {
+            name: value
+            for name, value in {
+                "campaign_name": campaign_name,
+                "sip_phone_number": sip_phone_number,
+                "agent_id": agent_id,
+                "concurrent_calls": concurrent_calls,
+                "scheduled": scheduled,
+                "scheduled_date": scheduled_date,
+                "scheduled_time": scheduled_time,
+                "scheduled_timezone": scheduled_timezone,
+                "dynamic_variables": dynamic_variables,
+            }.items()
+            if value is not None
+        }
+        if not given:
+            raise SigmaMindInvalidInputError(f"nothing to update for campaign {campaign_id!r}: pass at least one field")
+        problems = update_field_problems(given)
+        if problems:
+            raise _problems_error(f"campaign {campaign_id!r} was not updated", problems)
+        body = {_UPDATE_FIELDS[name]: value for name, value in given.items()}
+        data = self.request("PATCH", path, campaign_id=campaign_id, json_body=body)
+        campaign = campaign_from_json(data, status_code=200, method="PATCH", path=path, campaign_id=campaign_id)
+        self.log.info("Updated %s (%s)", campaign.summary(), ", ".join(body))
+        return campaign
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the key and base URL with one cheap call (the connection form's Test button)."""
@@ -616,16 +893,19 @@ class SigmaMindHook(BaseHook):
                 f"no time left to reach SigmaMind for {subject} ({method} {path})", path=path, campaign_id=campaign_id
             )
         try:
-            async with asyncio.timeout(timeout):
-                async with client.stream(
+            async with (
+                asyncio.timeout(timeout),  # the whole attempt: waiting for a connection, connecting, every byte
+                _shared_async_clients.gate(client),
+                client.stream(
                     method,
                     config.base_url + path,
                     headers=self.headers(config),
                     params=params,
                     json=json_body,
                     timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
-                ) as response:
-                    body = await _aread_body(response, subject=subject, method=method, path=path)
+                ) as response,
+            ):
+                body = await _aread_body(response, subject=subject, method=method, path=path)
         except SigmaMindError:
             raise
         except TimeoutError:
@@ -646,6 +926,7 @@ class SigmaMindHook(BaseHook):
                 path=path,
                 campaign_id=campaign_id,
             ) from None
+        body = _without_key(body, config.api_key)
         status = response.status_code
         content_type = response.headers.get("Content-Type")
         if not 200 <= status < 300:
@@ -672,8 +953,90 @@ class SigmaMindHook(BaseHook):
         return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)
 
 
+_UPDATE_FIELDS = {
+    "campaign_name": "campaignName",
+    "sip_phone_number": "sipPhoneNumber",
+    "agent_id": "agentId",
+    "concurrent_calls": "concurrentCalls",
+    "scheduled": "isScheduled",
+    "scheduled_date": "scheduledDate",
+    "scheduled_time": "scheduledTime",
+    "scheduled_timezone": "scheduledTimezone",
+    "dynamic_variables": "dynamicVariables",
+}
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _problems_text(what: str, problems: Sequence[str]) -> str:
+    noun = "problem" if len(problems) == 1 else "problems"
+    lines = [f"{what} {len(problems)} {noun} found before sending:"]
+    lines += [f"  - {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+    return "\n".join(lines)
+
+
+def _problems_error(what: str, problems: Sequence[str]) -> SigmaMindInvalidInputError:
+    """One error listing every problem (the first :data:`MAX_PROBLEMS_SHOWN` in its message)."""
+    error = SigmaMindInvalidInputError(_problems_text(f"{what}:", problems))
+    error.problems = list(problems)  # type: ignore[attr-defined]
+    return error
+
+
+def _contact_bytes(contacts: object) -> bytes:
+    """The contact list as the bytes to upload, from CSV text or bytes, a path, or rows."""
+    if isinstance(contacts, bytes):
+        return contacts
+    if isinstance(contacts, str):
+        return contacts.encode("utf-8")
+    if isinstance(contacts, os.PathLike):
+        try:
+            return Path(contacts).read_bytes()
+        except OSError as exc:
+            raise SigmaMindInvalidInputError(
+                f"contacts: cannot read {os.fspath(contacts)!r}: {exc.strerror or type(exc).__name__}"
+            ) from None
+    if isinstance(contacts, Sequence) and not isinstance(contacts, bytearray):
+        try:
+            return rows_to_csv(contacts).encode("utf-8")
+        except ValueError as exc:
+            raise SigmaMindInvalidInputError(f"contacts: {exc}") from None
+    raise SigmaMindInvalidInputError(
+        f"contacts must be CSV text, bytes, a path or a list of rows (mappings), got {type(contacts).__name__}"
+    )
+
+
+def _explain_create_failure(error: SigmaMindError, campaign_name: str) -> SigmaMindError:
+    """Add to a failed create's error whether the campaign may exist anyway, and what to do."""
+    name = _shown(campaign_name)
+    if isinstance(error, SigmaMindRateLimitError):
+        return error.add_detail("; nothing was created (rate limited), so creating it again later is safe")
+    ambiguous = isinstance(error, SigmaMindServerError | SigmaMindResponseError) or (
+        isinstance(error, SigmaMindTransportError) and not isinstance(error, SigmaMindTLSError)
+    )
+    if ambiguous:
+        return error.add_detail(
+            f"; the create was sent once and not retried, because SigmaMind may have created campaign {name} "
+            "anyway: look for it (SigmaMindHook.list_campaigns(), ListCampaignsOperator or the dashboard) "
+            "before creating it again"
+        )
+    if isinstance(error, SigmaMindRejectedError) and error.status_code == 409:
+        return error.add_detail(
+            f"; campaign names are unique per account and {name} is taken, perhaps by an earlier "
+            "attempt whose answer was lost"
+        )
+    return error
+
+
 def _describe(exc: BaseException) -> str:
     """Name a transport failure without quoting library messages wholesale."""
+    import requests
+    import urllib3.exceptions
+
     seen: set[int] = set()
     current: BaseException | None = exc
     names = []
@@ -701,15 +1064,29 @@ ASYNC_MAX_CONNECTIONS = 32
 
 
 class _NoCookies(http.cookiejar.CookieJar):
-    """A cookie jar that keeps nothing: a shared client must not carry one caller's cookies to another."""
+    """A cookie jar that keeps nothing: a shared client must not carry one caller's cookies to another.
+
+    Overriding the two entry points (rather than only refusing by policy) also skips parsing
+    ``Set-Cookie`` headers on every answer.
+    """
 
     def __init__(self) -> None:
         super().__init__(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
 
 
 @dataclass
 class _Lease:
     client: httpx.AsyncClient
+    #: Admits at most ASYNC_MAX_CONNECTIONS requests into the client at once. Waiting here is O(1) per
+    #: request; httpcore's own pool queue rescans every waiting request each time a connection frees,
+    #: which grows quadratically when thousands of triggers poll at once.
+    gate: asyncio.Semaphore
     users: int = 0
 
 
@@ -727,6 +1104,7 @@ class _SharedAsyncClients:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Lease]] = (
             weakref.WeakKeyDictionary()
         )
+        self._gates: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
     def acquire(self, base_url: str) -> httpx.AsyncClient:
         """The running loop's client for ``base_url``, created on first use; counts one more user."""
@@ -739,12 +1117,17 @@ class _SharedAsyncClients:
                     follow_redirects=False,
                     cookies=_NoCookies(),
                     limits=httpx.Limits(
-                        max_connections=ASYNC_MAX_CONNECTIONS, max_keepalive_connections=ASYNC_MAX_CONNECTIONS
+                        max_connections=ASYNC_MAX_CONNECTIONS, max_keepalive_connections=8
                     ),
                 )
-                lease = leases[base_url] = _Lease(client)
+                lease = leases[base_url] = _Lease(client, asyncio.Semaphore(ASYNC_MAX_CONNECTIONS))
+                self._gates[client] = lease.gate
             lease.users += 1
             return lease.client
+
+    def gate(self, client: httpx.AsyncClient) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The semaphore in front of a shared ``client`` (a no-op for a client of one's own)."""
+        return self._gates.get(client) or contextlib.nullcontext()
 
     async def release(self, base_url: str, client: httpx.AsyncClient) -> None:
         """Count one user less; close the client when it was the last."""

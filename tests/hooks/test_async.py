@@ -1,0 +1,225 @@
+"""The hook's async path (used by the trigger) against the simulator: the same answers, errors and
+retries as the sync path, one pooled client per event loop, and bodies and time bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+
+import pytest
+
+from airflow_provider_sigmamind.exceptions import (
+    SigmaMindAuthError,
+    SigmaMindError,
+    SigmaMindInvalidInputError,
+    SigmaMindNotFoundError,
+    SigmaMindRateLimitError,
+    SigmaMindRejectedError,
+    SigmaMindResponseError,
+    SigmaMindServerError,
+    SigmaMindTLSError,
+    SigmaMindTransportError,
+)
+from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook, _shared_async_clients
+from airflow_provider_sigmamind.models import Campaign, CampaignStatus
+from airflow_provider_sigmamind.retry import RetryPolicy
+from airflow_provider_sigmamind.simulator import Fault
+from tests.conftest import CANARY_API_KEY, connection_json
+
+FAST = RetryPolicy(backoff_initial=0, backoff_max=0, deadline=10)
+
+
+def fetch(campaign_id: str, *, asynchronous: bool, **hook_kwargs) -> Campaign | SigmaMindError:
+    """One ``get_campaign`` (sync) or ``aget_campaign`` (async) with a fresh hook: the campaign or the error."""
+    hook_kwargs.setdefault("retry_policy", FAST)
+    try:
+        if not asynchronous:
+            with SigmaMindHook(**hook_kwargs) as hook:
+                return hook.get_campaign(campaign_id)
+
+        async def get() -> Campaign:
+            async with SigmaMindHook(**hook_kwargs) as hook:
+                return await hook.aget_campaign(campaign_id)
+
+        return asyncio.run(get())
+    except SigmaMindError as err:
+        return err
+
+
+@pytest.mark.parametrize(
+    ("faults", "expected", "attempts"),
+    [
+        ([], Campaign, 1),
+        ([Fault.rate_limit(retry_after=0), Fault.server_error(502), Fault.drop()], Campaign, 4),
+        ([Fault.reset_mid_body()], Campaign, 2),
+        ([Fault.status(401)], SigmaMindAuthError, 1),
+        ([Fault.status(404)], SigmaMindNotFoundError, 1),
+        ([Fault.status(409)], SigmaMindRejectedError, 1),
+        ([Fault.rate_limit(retry_after=0)] * 4, SigmaMindRateLimitError, 4),
+        ([Fault.server_error(503)] * 4, SigmaMindServerError, 4),
+        ([Fault.server_error(501)], SigmaMindServerError, 1),
+        ([Fault.drop()] * 4, SigmaMindTransportError, 4),
+        ([Fault.malformed("html")], SigmaMindResponseError, 1),
+        ([Fault.malformed("truncated")], SigmaMindResponseError, 1),
+        ([Fault.malformed("array")], SigmaMindResponseError, 1),
+        ([Fault.redirect("http://127.0.0.1:9/steal")], SigmaMindResponseError, 1),
+        ([Fault.huge(11 * 1024 * 1024)], SigmaMindResponseError, 1),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else None,
+)
+def test_async_path_answers_and_fails_like_the_sync_path(sigmamind_conn, simulator, faults, expected, attempts):
+    cid = simulator.add_campaign()["campaignId"]
+    outcomes = []
+    for asynchronous in (False, True):
+        for fault in faults:
+            simulator.inject(fault, campaign_id=cid)
+        before = len(simulator.requests_for(cid))
+        outcome = fetch(cid, asynchronous=asynchronous, max_retries=3)
+        outcomes.append((type(outcome), len(simulator.requests_for(cid)) - before))
+        if isinstance(outcome, SigmaMindError):
+            assert CANARY_API_KEY not in f"{outcome} {outcome!r}"
+            assert outcome.attempts == (attempts if outcome.retryable else None)
+        else:
+            assert outcome.payload == simulator.campaign(cid)
+    assert outcomes == [(expected, attempts), (expected, attempts)]
+
+
+def test_same_messages_on_both_paths(sigmamind_conn, simulator):
+    cid = simulator.add_campaign()["campaignId"]
+    messages = []
+    for asynchronous in (False, True):
+        simulator.inject(Fault.status(404), campaign_id=cid)
+        messages.append(str(fetch(cid, asynchronous=asynchronous)))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"campaign {cid!r} was not found (HTTP 404 on GET /v1/campaigns/{cid})")
+
+
+def test_a_trickling_body_is_cut_off_by_the_request_timeout(simulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=0.3, max_retries=0))
+    cid = simulator.add_campaign()["campaignId"]
+    simulator.inject(Fault.trickle(interval=0.05), campaign_id=cid)
+    error = fetch(cid, asynchronous=True)
+    assert isinstance(error, SigmaMindTransportError)
+    assert "did not finish within the request timeout" in str(error)
+
+
+def test_a_slow_answer_is_cut_off_by_the_request_timeout_and_retried(simulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=0.2, max_retries=1))
+    cid = simulator.add_campaign()["campaignId"]
+    simulator.inject(Fault.slow(5), campaign_id=cid)
+    result = fetch(cid, asynchronous=True)
+    assert isinstance(result, Campaign)
+    assert len(simulator.requests_for(cid)) == 2
+
+
+def test_connection_refused(simulator, monkeypatch):
+    url = simulator.url
+    simulator.stop()
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(url, max_retries=1))
+    error = fetch("camp_x", asynchronous=True)
+    assert isinstance(error, SigmaMindTransportError)
+    assert "connection refused" in str(error)
+    assert error.attempts == 2
+
+
+@pytest.fixture
+def plain_http_server():
+    """A server on 127.0.0.1 that answers every connection with plain HTTP at once: a TLS client
+    fails its handshake ("wrong version number")."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_tls_failure_is_not_retried(plain_http_server, monkeypatch):
+    url = f"https://127.0.0.1:{plain_http_server}"
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(url, max_retries=3, timeout=5))
+    errors = [fetch("camp_x", asynchronous=a) for a in (False, True)]
+    assert [type(e) for e in errors] == [SigmaMindTLSError, SigmaMindTLSError]
+    assert all(e.attempts is None for e in errors)  # raised at the first attempt: never retried
+
+
+def test_invalid_ids_are_refused_before_any_request(sigmamind_conn, simulator):
+    assert isinstance(fetch("camp\nx", asynchronous=True), SigmaMindInvalidInputError)
+    assert simulator.requests == []
+
+
+def test_headers_and_no_cookies_kept(sigmamind_conn, simulator):
+    """The shared client sends the key in its header only, and keeps no cookie a server sets."""
+    served = simulator.add_campaign(status="live")
+    cid = served["campaignId"]
+    simulator.inject(
+        Fault.status(200, body=simulator.campaign(cid), headers={"Set-Cookie": "session=abc; Path=/"}), campaign_id=cid
+    )
+
+    async def twice() -> list[Campaign]:
+        async with SigmaMindHook() as hook:
+            return [await hook.aget_campaign(cid), await hook.aget_campaign(cid)]
+
+    assert [c.status for c in asyncio.run(twice())] == [CampaignStatus.LIVE, CampaignStatus.LIVE]
+    first, second = simulator.requests_for(cid)
+    assert first.authorized
+    assert second.authorized
+    assert second.headers["user-agent"].startswith("airflow-provider-sigmamind/")
+    assert second.headers["accept"] == "application/json"
+    assert "cookie" not in second.headers
+    assert CANARY_API_KEY not in second.raw_path + json.dumps(second.headers)
+
+
+def test_one_client_per_loop_shared_and_closed_by_the_last_hook(sigmamind_conn, simulator):
+    cid = simulator.add_campaign()["campaignId"]
+
+    async def scenario() -> None:
+        first, second = SigmaMindHook(), SigmaMindHook()
+        await asyncio.gather(*(hook.aget_campaign(cid) for hook in (first, second) for _ in range(5)))
+        assert first._async_client is second._async_client
+        assert _shared_async_clients.open_clients() == 1
+        client = first._async_client
+        await first.aclose()
+        assert not client.is_closed
+        await second.aclose()
+        assert client.is_closed
+        assert _shared_async_clients.open_clients() == 0
+        await first.aclose()  # idempotent
+
+    asyncio.run(scenario())
+    assert simulator.stats["total_connections"] <= 10
+    asyncio.run(scenario())  # a new loop gets a new client
+
+
+def test_the_connection_is_looked_up_once_per_hook(sigmamind_conn, simulator, monkeypatch):
+    cid = simulator.add_campaign()["campaignId"]
+    lookups = []
+    original = SigmaMindHook.aget_connection.__func__
+
+    async def counting(cls, conn_id):
+        lookups.append(conn_id)
+        return await original(cls, conn_id)
+
+    monkeypatch.setattr(SigmaMindHook, "aget_connection", classmethod(counting))
+
+    async def three() -> None:
+        async with SigmaMindHook() as hook:
+            for _ in range(3):
+                await hook.aget_campaign(cid)
+
+    asyncio.run(three())
+    assert lookups == ["sigmamind_default"]
