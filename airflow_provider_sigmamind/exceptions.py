@@ -164,7 +164,7 @@ def server_message(body: bytes, content_type: str | None) -> str | None:
     if (content_type and "json" in content_type.lower()) or text.lstrip().startswith("{"):
         try:
             data = json.loads(body[:65536])
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
             data = None
         if isinstance(data, dict):
             for key in ("message", "error", "detail"):
@@ -198,7 +198,7 @@ def error_for_response(
         cls = SigmaMindAuthError
         what = (
             "SigmaMind rejected the API key" if status_code == 401 else "the API key may not access this"
-        ) + f" while reading {subject}; check the connection's API Key field"
+        ) + f" for {subject}; check the connection's API Key field"
     elif status_code == 404:
         cls = SigmaMindNotFoundError
         what = f"{subject} was not found" if campaign_id is not None else f"{subject}: not found"

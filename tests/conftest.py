@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+#: The secret audit (tests/reliability/audit.py): fails any test through which CANARY_API_KEY leaks.
+pytest_plugins = ("tests.reliability.audit",)
+
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="sigmamind-test-airflow-"))
 #: A unique key per test session: the secret audit greps everything for it.

@@ -28,6 +28,7 @@ def test_airflow_discovers_the_provider_hook_and_form():
 @pytest.mark.parametrize(
     ("api_key", "exit_code", "expected"),
     [(CANARY_API_KEY, 0, "Connection success!"), ("wrong-key-4242", 1, "rejected the API key")],
+    ids=["canary-key", "wrong-key"],  # a parameter's value would put the key in the test's id
 )
 def test_airflow_connections_test_cli(simulator, api_key, exit_code, expected):
     env = {
