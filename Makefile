@@ -1,6 +1,11 @@
 # One command each, from a fresh clone with only Python 3:
 #   make demo   set up .venv, then run the example DAG end to end against the local simulator
 #   make test   set up .venv, then run the whole test suite
+#   make docs   build the documentation site into docs/_build/html (warnings are errors)
+#   make ui-check  the Airflow UI in headless Chromium: connection form, Test button, a DAG run
+#   make test-triggerer  a deferred sensor served by a real `airflow triggerer` (about a minute)
+#   make bench  the benchmarks of docs/performance.md (about 5 minutes; prints the tables)
+#   make reliability  the fault matrix, hostile inputs, property tests and secret audit of docs/reliability.md
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +13,7 @@ UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test lint lock clean
+.PHONY: setup demo test lint lock clean docs ui-check screenshots chromium test-triggerer bench reliability
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
@@ -31,7 +36,40 @@ lint: $(STAMP)
 
 # Re-resolve the pinned dependencies after changing pyproject.toml.
 lock: $(STAMP)
-	$(UV) pip compile --quiet --python-version 3.11 --extra test --extra dev -o requirements.lock pyproject.toml
+	$(UV) pip compile --quiet --python-version 3.11 --extra test --extra dev --extra docs --extra ui \
+		-o requirements.lock pyproject.toml
+
+# The documentation site: Sphinx + MyST + autodoc, warnings are errors.
+# Its code examples (docs/examples/, a user's own DAG tests) are run too, so they keep working.
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -E -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+	$(BIN)/python -m pytest -q docs/examples
+
+# The Airflow UI as users see it, in Debian's headless Chromium driven by Playwright (never a
+# downloaded browser): API server + simulator on 127.0.0.1, connection form, Test button, a DAG run.
+ui-check: $(STAMP) chromium
+	UI_CHECK_REQUIRED=1 $(BIN)/python -m pytest -m browser tests/ui
+
+# The same check, saving its screenshots into docs/img for the documentation.
+screenshots: $(STAMP) chromium
+	UI_CHECK_REQUIRED=1 UI_SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest -m browser tests/ui
+
+# Debian's chromium package, installed when missing (needs root, as in CI).
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# api-server + scheduler + triggerer on SQLite, a deferrable DAG run against the simulator, all stopped.
+test-triggerer: $(STAMP)
+	$(BIN)/python -m pytest -m triggerer tests/test_real_triggerer.py
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.bench_all
+
+# The figures of docs/reliability.md: every scenario listed, then the summary (reliability figures, secret audit).
+reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -v
 
 clean:
 	rm -rf $(VENV) .airflow
