@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -336,7 +336,7 @@ class SigmaMindHook(BaseHook):
         self._retry_policy = retry_policy
         self._session: requests.Session | None = None
         self._async_config: SigmaMindConfig | None = None
-        self._async_client: httpx.AsyncClient | None = None
+        self._async_pool: _AsyncPool | None = None
         self._async_base_url = ""
 
     def __repr__(self) -> str:
@@ -804,18 +804,18 @@ class SigmaMindHook(BaseHook):
             self._async_config = await asyncio.to_thread(self.config_from, conn)
         return self._async_config
 
-    def _async_client_for(self, config: SigmaMindConfig) -> httpx.AsyncClient:
-        """This hook's lease on the event loop's shared client for ``config.base_url``."""
-        if self._async_client is None:
-            self._async_client = _shared_async_clients.acquire(config.base_url)
+    def _async_pool_for(self, config: SigmaMindConfig) -> _AsyncPool:
+        """This hook's lease on the event loop's shared connection pool for ``config.base_url``."""
+        if self._async_pool is None:
+            self._async_pool = _shared_async_clients.acquire(config.base_url)
             self._async_base_url = config.base_url
-        return self._async_client
+        return self._async_pool
 
     async def aclose(self) -> None:
-        """Give back this hook's lease on the shared async client; the last lease closes it."""
-        client, self._async_client = self._async_client, None
-        if client is not None:
-            await _shared_async_clients.release(self._async_base_url, client)
+        """Give back this hook's lease on the shared connection pool; the last lease closes it."""
+        pool, self._async_pool = self._async_pool, None
+        if pool is not None:
+            await _shared_async_clients.release(self._async_base_url, pool)
 
     async def __aenter__(self) -> SigmaMindHook:
         return self
@@ -836,8 +836,8 @@ class SigmaMindHook(BaseHook):
     ) -> Any:
         """The async twin of :meth:`request`: same retry policy, same errors, same decoding.
 
-        Requests go through one ``httpx.AsyncClient`` per event loop and base URL, shared by every
-        hook of that loop (so a triggerer polling a thousand campaigns holds at most
+        Requests go through one connection pool per event loop and base URL, shared by every hook
+        of that loop (so a triggerer polling a thousand campaigns holds at most
         :data:`ASYNC_MAX_CONNECTIONS` sockets) and closed when the last hook using it calls
         :meth:`aclose`. Each attempt is bounded as a whole (connect, pool wait, every byte) by
         ``asyncio.timeout``.
@@ -853,13 +853,13 @@ class SigmaMindHook(BaseHook):
         policy = policy or self.retry_policy_for(config)
         if not retry:
             policy = RetryPolicy(max_retries=0, deadline=policy.deadline)
-        client = self._async_client_for(config)
+        pool = self._async_pool_for(config)
         attempts = policy.start()
         while True:
             attempts.begin()
             try:
                 return await self._asend_once(
-                    client,
+                    pool,
                     config,
                     method,
                     path,
@@ -877,7 +877,7 @@ class SigmaMindHook(BaseHook):
 
     async def _asend_once(
         self,
-        client: httpx.AsyncClient,
+        pool: _AsyncPool,
         config: SigmaMindConfig,
         method: str,
         path: str,
@@ -895,7 +895,7 @@ class SigmaMindHook(BaseHook):
         try:
             async with (
                 asyncio.timeout(timeout),  # the whole attempt: waiting for a connection, connecting, every byte
-                _shared_async_clients.gate(client),
+                pool.slot() as client,
                 client.stream(
                     method,
                     config.base_url + path,
@@ -1061,6 +1061,10 @@ def _describe(exc: BaseException) -> str:
 
 #: Most sockets one event loop holds open to one base URL, however many triggers poll through it.
 ASYNC_MAX_CONNECTIONS = 32
+#: ...spread over this many ``httpx.AsyncClient``s. httpcore rescans every connection of a pool
+#: (quadratically, for idle ones) whenever a request starts or ends, so four pools of 8 cost much
+#: less CPU under load than one of 32 (docs/performance.md).
+ASYNC_POOL_SHARDS = 4
 
 
 class _NoCookies(http.cookiejar.CookieJar):
@@ -1080,73 +1084,96 @@ class _NoCookies(http.cookiejar.CookieJar):
         return None
 
 
-@dataclass
-class _Lease:
-    client: httpx.AsyncClient
-    #: Admits at most ASYNC_MAX_CONNECTIONS requests into the client at once. Waiting here is O(1) per
-    #: request; httpcore's own pool queue rescans every waiting request each time a connection frees,
-    #: which grows quadratically when thousands of triggers poll at once.
-    gate: asyncio.Semaphore
-    users: int = 0
+class _AsyncPool:
+    """The connections of one event loop to one base URL: a few small clients behind one semaphore.
+
+    The semaphore admits at most as many requests as there are connections, so thousands of
+    waiting triggers queue here (O(1) each) rather than in httpcore's pool, which rescans its
+    whole queue whenever a connection frees. Each admitted request goes to the least busy client.
+
+    :param clients: the clients; requests carry their own headers, key and timeouts.
+    :param capacity: requests admitted at once.
+    """
+
+    def __init__(self, clients: list[httpx.AsyncClient], capacity: int) -> None:
+        self.clients = clients
+        self.busy = [0] * len(clients)
+        self.gate = asyncio.Semaphore(capacity)
+        self.users = 0
+
+    @classmethod
+    def create(cls) -> _AsyncPool:
+        per_client = ASYNC_MAX_CONNECTIONS // ASYNC_POOL_SHARDS
+        limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+        clients = [
+            httpx.AsyncClient(follow_redirects=False, cookies=_NoCookies(), limits=limits)
+            for _ in range(ASYNC_POOL_SHARDS)
+        ]
+        return cls(clients, capacity=per_client * ASYNC_POOL_SHARDS)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[httpx.AsyncClient]:
+        """Wait for a free connection's worth of capacity; yield the least busy client."""
+        async with self.gate:
+            index = min(range(len(self.clients)), key=self.busy.__getitem__)
+            self.busy[index] += 1
+            try:
+                yield self.clients[index]
+            finally:
+                self.busy[index] -= 1
+
+    @property
+    def is_closed(self) -> bool:
+        return all(client.is_closed for client in self.clients)
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
 
 
 class _SharedAsyncClients:
-    """One pooled ``httpx.AsyncClient`` per event loop and base URL, reference-counted.
+    """One :class:`_AsyncPool` per event loop and base URL, reference-counted.
 
-    Hooks :meth:`acquire` a client on their first async request and :meth:`release` it in
-    :meth:`SigmaMindHook.aclose`; the last release closes the client and its sockets. Requests
-    carry their own headers (the key among them) and timeouts, and the client keeps no cookies,
-    so hooks for different connections can share it safely.
+    Hooks :meth:`acquire` the pool on their first async request and :meth:`release` it in
+    :meth:`SigmaMindHook.aclose`; the last release closes its clients and sockets. Requests carry
+    their own headers (the key among them) and timeouts, and the clients keep no cookies, so hooks
+    for different connections can share a pool safely.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Lease]] = (
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _AsyncPool]] = (
             weakref.WeakKeyDictionary()
         )
-        self._gates: weakref.WeakKeyDictionary[httpx.AsyncClient, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
-    def acquire(self, base_url: str) -> httpx.AsyncClient:
-        """The running loop's client for ``base_url``, created on first use; counts one more user."""
+    def acquire(self, base_url: str) -> _AsyncPool:
+        """The running loop's pool for ``base_url``, created on first use; counts one more user."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            leases = self._by_loop.setdefault(loop, {})
-            lease = leases.get(base_url)
-            if lease is None:
-                client = httpx.AsyncClient(
-                    follow_redirects=False,
-                    cookies=_NoCookies(),
-                    limits=httpx.Limits(
-                        max_connections=ASYNC_MAX_CONNECTIONS, max_keepalive_connections=8
-                    ),
-                )
-                lease = leases[base_url] = _Lease(client, asyncio.Semaphore(ASYNC_MAX_CONNECTIONS))
-                self._gates[client] = lease.gate
-            lease.users += 1
-            return lease.client
+            pools = self._by_loop.setdefault(loop, {})
+            pool = pools.get(base_url)
+            if pool is None:
+                pool = pools[base_url] = _AsyncPool.create()
+            pool.users += 1
+            return pool
 
-    def gate(self, client: httpx.AsyncClient) -> contextlib.AbstractAsyncContextManager[Any]:
-        """The semaphore in front of a shared ``client`` (a no-op for a client of one's own)."""
-        return self._gates.get(client) or contextlib.nullcontext()
-
-    async def release(self, base_url: str, client: httpx.AsyncClient) -> None:
-        """Count one user less; close the client when it was the last."""
+    async def release(self, base_url: str, pool: _AsyncPool) -> None:
+        """Count one user less; close the pool when it was the last."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            leases = self._by_loop.get(loop, {})
-            lease = leases.get(base_url)
-            if lease is not None and lease.client is client:
-                lease.users -= 1
-                last = lease.users <= 0
+            pools = self._by_loop.get(loop, {})
+            if pools.get(base_url) is pool:
+                pool.users -= 1
+                last = pool.users <= 0
                 if last:
-                    del leases[base_url]
-            else:  # released on another loop than it was acquired on: it is nobody else's
+                    del pools[base_url]
+            else:  # not (or no longer) the shared one: it is nobody else's
                 last = True
         if last:
-            await client.aclose()
+            await pool.aclose()
 
-    def open_clients(self) -> int:
-        """How many shared clients the running loop holds (for tests and benchmarks)."""
+    def open_pools(self) -> int:
+        """How many shared pools the running loop holds (for tests and benchmarks)."""
         with self._lock:
             return len(self._by_loop.get(asyncio.get_running_loop(), {}))
 

@@ -173,8 +173,8 @@ class CampaignStatusTrigger(BaseTrigger):
             first = False
             try:
                 # A task of its own for the request: the triggerer runs each trigger under a greenback
-                # portal, whose shim on every suspension of this task would cost more CPU than the poll
-                # (docs/performance.md). Cancelling this task cancels the request too.
+                # portal, whose shim on every suspension of this task would add to the CPU of every
+                # poll; the request needs no portal. Cancelling this task cancels the request too.
                 campaign = await asyncio.create_task(hook.aget_campaign(self.campaign_id))
             except SigmaMindError as err:
                 if not err.retryable:

@@ -37,6 +37,10 @@ def main() -> None:
 
     print("## Fan-out\n")
     print(table(bench_fanout.HEADERS, bench_fanout.rows(bench_fanout.main())), "\n", flush=True)
+    costs = bench_fanout.client_cost()
+    print(table(["creating one `httpx.AsyncClient`", "CPU ms"], [[k, f"{v:.2f}"] for k, v in costs.items()]), "\n")
+    spacing = bench_fanout.spacing_cost()
+    print(table(["one hook, 300 polls", "CPU ms/poll"], [[k, f"{v:.2f}"] for k, v in spacing.items()]), "\n")
     print(f"(all benchmarks: {time.monotonic() - started:.0f} s)")
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-RUNS = 5
+RUNS = 3
 
 #: What each line of the table imports, on top of ``airflow.sdk``.
 TARGETS = {
@@ -65,7 +65,7 @@ def main() -> dict[str, dict[str, float]]:
     return results
 
 
-HEADERS = ["imported on top of `import airflow.sdk`", "ms (median of 5)", "`import airflow.sdk` alone, ms"]
+HEADERS = ["imported on top of `import airflow.sdk`", "ms (median of 3)", "`import airflow.sdk` alone, ms"]
 
 
 def rows(results: dict[str, dict[str, float]]) -> list[list[str]]:

@@ -22,7 +22,12 @@ from airflow_provider_sigmamind.exceptions import (
     SigmaMindTLSError,
     SigmaMindTransportError,
 )
-from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook, _shared_async_clients
+from airflow_provider_sigmamind.hooks.sigmamind import (
+    ASYNC_MAX_CONNECTIONS,
+    ASYNC_POOL_SHARDS,
+    SigmaMindHook,
+    _shared_async_clients,
+)
 from airflow_provider_sigmamind.models import Campaign, CampaignStatus
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.simulator import Fault
@@ -184,25 +189,51 @@ def test_headers_and_no_cookies_kept(sigmamind_conn, simulator):
     assert CANARY_API_KEY not in second.raw_path + json.dumps(second.headers)
 
 
-def test_one_client_per_loop_shared_and_closed_by_the_last_hook(sigmamind_conn, simulator):
+def test_one_pool_per_loop_shared_and_closed_by_the_last_hook(sigmamind_conn, simulator):
     cid = simulator.add_campaign()["campaignId"]
+    pools = []
 
     async def scenario() -> None:
         first, second = SigmaMindHook(), SigmaMindHook()
         await asyncio.gather(*(hook.aget_campaign(cid) for hook in (first, second) for _ in range(5)))
-        assert first._async_client is second._async_client
-        assert _shared_async_clients.open_clients() == 1
-        client = first._async_client
+        assert first._async_pool is second._async_pool
+        assert _shared_async_clients.open_pools() == 1
+        pool = first._async_pool
+        pools.append(pool)
         await first.aclose()
-        assert not client.is_closed
+        assert not pool.is_closed
         await second.aclose()
-        assert client.is_closed
-        assert _shared_async_clients.open_clients() == 0
+        assert pool.is_closed
+        assert _shared_async_clients.open_pools() == 0
         await first.aclose()  # idempotent
 
     asyncio.run(scenario())
     assert simulator.stats["total_connections"] <= 10
-    asyncio.run(scenario())  # a new loop gets a new client
+    asyncio.run(scenario())
+    assert pools[0] is not pools[1]  # a new loop gets a new pool
+
+
+def test_the_pool_admits_no_more_requests_than_it_has_connections(sigmamind_conn, simulator):
+    """However many requests wait, at most ASYNC_MAX_CONNECTIONS are in httpx at once, spread
+    evenly over the pool's clients."""
+    cid = simulator.add_campaign()["campaignId"]
+    simulator.inject(Fault.slow(0.2), campaign_id=cid, times=None)
+    seen: list[list[int]] = []
+
+    async def scenario() -> None:
+        async with SigmaMindHook() as hook:
+            waiting = [asyncio.create_task(hook.aget_campaign(cid)) for _ in range(3 * ASYNC_MAX_CONNECTIONS)]
+            while not simulator.requests_for(cid):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            seen.append(list(hook._async_pool.busy))
+            await asyncio.gather(*waiting)
+
+    asyncio.run(scenario())
+    assert sum(seen[0]) == ASYNC_MAX_CONNECTIONS
+    assert seen[0] == [ASYNC_MAX_CONNECTIONS // ASYNC_POOL_SHARDS] * ASYNC_POOL_SHARDS
+    assert simulator.stats["peak_open_connections"] == ASYNC_MAX_CONNECTIONS
+    assert len(simulator.requests_for(cid)) == 3 * ASYNC_MAX_CONNECTIONS
 
 
 def test_the_connection_is_looked_up_once_per_hook(sigmamind_conn, simulator, monkeypatch):

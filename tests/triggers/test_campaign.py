@@ -36,7 +36,7 @@ async def collect(trigger: CampaignStatusTrigger, *, alone: bool = True) -> list
     """Every event the trigger yields; when it ran alone, check that it gave its HTTP client back."""
     events = [event.payload async for event in trigger.run()]
     if alone:
-        assert _shared_async_clients.open_clients() == 0
+        assert _shared_async_clients.open_pools() == 0
     return events
 
 
@@ -261,11 +261,11 @@ def test_cancellation_propagates_and_releases_the_client(sigmamind_conn, simulat
         while not simulator.requests_for(served["campaignId"]):
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
-        assert _shared_async_clients.open_clients() == 1
+        assert _shared_async_clients.open_pools() == 1
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert _shared_async_clients.open_clients() == 0
+        assert _shared_async_clients.open_pools() == 0
 
     asyncio.run(scenario())
     assert sockets_to(simulator.port) == []
