@@ -26,6 +26,7 @@ __all__ = [
     "SigmaMindTLSError",
     "SigmaMindTransportError",
     "error_for_response",
+    "subject_of",
 ]
 
 #: Longest server message quoted in an error (bodies are never logged whole).
@@ -147,6 +148,11 @@ class SigmaMindContactListError(SigmaMindError, AirflowFailException):
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
+def subject_of(method: str, path: str, campaign_id: str | None) -> str:
+    """What a request was about, as error messages name it: the campaign, else the method and path."""
+    return f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+
+
 def is_transient_status(status_code: int) -> bool:
     """True for the HTTP statuses worth another attempt: 408, 429, 500, 502, 503, 504."""
     return status_code in _TRANSIENT_STATUS
@@ -192,7 +198,7 @@ def error_for_response(
 ) -> SigmaMindError:
     """Map a non-2xx answer to the error a user should see."""
     snippet = server_message(body, content_type)
-    subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+    subject = subject_of(method, path, campaign_id)
     cls: type[SigmaMindError]
     if status_code in (401, 403):
         cls = SigmaMindAuthError

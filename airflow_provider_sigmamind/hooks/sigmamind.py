@@ -57,6 +57,7 @@ from airflow_provider_sigmamind.exceptions import (
     SigmaMindTransportError,
     error_for_response,
     server_message,
+    subject_of,
 )
 from airflow_provider_sigmamind.models import (
     Campaign,
@@ -265,7 +266,7 @@ def decode_json(
     """Decode a 2xx body; anything that is not JSON becomes a :class:`SigmaMindResponseError`."""
     if status_code == 204 or (not body and method in ("DELETE",)):
         return None
-    subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+    subject = subject_of(method, path, campaign_id)
     try:
         return json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
@@ -290,13 +291,66 @@ def campaign_from_json(data: Any, *, status_code: int, method: str, path: str, c
     try:
         return parse_campaign(data, expected_id=campaign_id)
     except PayloadError as exc:
-        subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
+        subject = subject_of(method, path, campaign_id)
         raise SigmaMindResponseError(
             f"SigmaMind's answer for {subject} is not a usable campaign: {exc} (HTTP {status_code} on {method} {path})",
             status_code=status_code,
             path=path,
             campaign_id=campaign_id,
         ) from None
+
+
+_NO_ANSWER = "could not get an answer from SigmaMind"
+_UNFINISHED = "SigmaMind's answer did not finish within the request timeout"
+
+
+def _transport_error(
+    what: str, method: str, path: str, campaign_id: str | None, cause: str | None = None, *, tls: bool = False
+) -> SigmaMindTransportError:
+    """A failure to get a whole answer (retried), or a TLS failure (not retried)."""
+    cls = SigmaMindTLSError if tls else SigmaMindTransportError
+    detail = f": {cause}" if cause else ""
+    return cls(
+        f"{what} for {subject_of(method, path, campaign_id)} ({method} {path}){detail}",
+        path=path,
+        campaign_id=campaign_id,
+    )
+
+
+def _too_large(status_code: int, method: str, path: str, campaign_id: str | None) -> SigmaMindResponseError:
+    return SigmaMindResponseError(
+        f"SigmaMind's answer for {subject_of(method, path, campaign_id)} is larger than "
+        f"{MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; not read further ({method} {path})",
+        status_code=status_code,
+        path=path,
+        campaign_id=campaign_id,
+    )
+
+
+def answer_of(
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    config: SigmaMindConfig,
+    method: str,
+    path: str,
+    campaign_id: str | None,
+) -> Any:
+    """Turn a complete HTTP answer into decoded JSON, or the error it means (shared by both paths)."""
+    body = _without_key(body, config.api_key)
+    content_type = headers.get("Content-Type")
+    if not 200 <= status_code < 300:
+        raise error_for_response(
+            status_code,
+            method=method,
+            path=path,
+            body=body,
+            content_type=content_type,
+            campaign_id=campaign_id,
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+        )
+    return decode_json(status_code, body, content_type, method=method, path=path, campaign_id=campaign_id)
 
 
 class SigmaMindHook(BaseHook):
@@ -452,11 +506,8 @@ class SigmaMindHook(BaseHook):
         import requests
         import urllib3.exceptions
 
-        subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
         if timeout <= 0:
-            raise SigmaMindTransportError(
-                f"no time left to reach SigmaMind for {subject} ({method} {path})", path=path, campaign_id=campaign_id
-            )
+            raise _transport_error("no time left to reach SigmaMind", method, path, campaign_id)
         deadline = time.monotonic() + timeout
         try:
             with self.get_conn().request(
@@ -471,59 +522,41 @@ class SigmaMindHook(BaseHook):
                 allow_redirects=False,
                 stream=True,
             ) as response:
-                body = self._read_body(response, deadline, subject=subject, method=method, path=path)
+                body = self._read_body(response, deadline, method=method, path=path, campaign_id=campaign_id)
         except SigmaMindError:
             raise
         except requests.exceptions.SSLError as exc:
-            raise SigmaMindTLSError(
-                f"TLS failed while reaching SigmaMind for {subject} ({method} {path}): {type(exc).__name__}",
-                path=path,
-                campaign_id=campaign_id,
+            raise _transport_error(
+                "TLS failed while reaching SigmaMind", method, path, campaign_id, type(exc).__name__, tls=True
             ) from None
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise SigmaMindTransportError(
-                f"could not get an answer from SigmaMind for {subject} ({method} {path}): {_describe(exc)}",
-                path=path,
-                campaign_id=campaign_id,
-            ) from None
-        body = _without_key(body, config.api_key)
-        status = response.status_code
-        content_type = response.headers.get("Content-Type")
-        if not 200 <= status < 300:
-            raise error_for_response(
-                status,
-                method=method,
-                path=path,
-                body=body,
-                content_type=content_type,
-                campaign_id=campaign_id,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return decode_json(status, body, content_type, method=method, path=path, campaign_id=campaign_id)
+            raise _transport_error(_NO_ANSWER, method, path, campaign_id, _describe(exc)) from None
+        return answer_of(
+            response.status_code,
+            response.headers,
+            body,
+            config=config,
+            method=method,
+            path=path,
+            campaign_id=campaign_id,
+        )
 
     @staticmethod
-    def _read_body(response: requests.Response, deadline: float, *, subject: str, method: str, path: str) -> bytes:
+    def _read_body(
+        response: requests.Response, deadline: float, *, method: str, path: str, campaign_id: str | None
+    ) -> bytes:
         """Read the body in pieces, stopping at the request's deadline or the size limit."""
         chunks: list[bytes] = []
         size = 0
         while True:
             if time.monotonic() > deadline:
-                raise SigmaMindTransportError(
-                    f"SigmaMind's answer for {subject} did not finish within the request timeout ({method} {path})",
-                    path=path,
-                    status_code=response.status_code,
-                )
+                raise _transport_error(_UNFINISHED, method, path, campaign_id)
             chunk = response.raw.read1(65536, decode_content=True)
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
-                raise SigmaMindResponseError(
-                    f"SigmaMind's answer for {subject} is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; "
-                    f"not read further ({method} {path})",
-                    path=path,
-                    status_code=response.status_code,
-                )
+                raise _too_large(response.status_code, method, path, campaign_id)
             chunks.append(chunk)
 
     # -- resource verbs ----------------------------------------------------------------------
@@ -887,11 +920,8 @@ class SigmaMindHook(BaseHook):
         params: Mapping[str, Any] | None,
         json_body: Any,
     ) -> Any:
-        subject = f"campaign {campaign_id!r}" if campaign_id is not None else f"{method} {path}"
         if timeout <= 0:
-            raise SigmaMindTransportError(
-                f"no time left to reach SigmaMind for {subject} ({method} {path})", path=path, campaign_id=campaign_id
-            )
+            raise _transport_error("no time left to reach SigmaMind", method, path, campaign_id)
         try:
             async with (
                 asyncio.timeout(timeout),  # the whole attempt: waiting for a connection, connecting, every byte
@@ -905,41 +935,26 @@ class SigmaMindHook(BaseHook):
                     timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
                 ) as response,
             ):
-                body = await _aread_body(response, subject=subject, method=method, path=path)
+                body = await _aread_body(response, method=method, path=path, campaign_id=campaign_id)
         except SigmaMindError:
             raise
         except TimeoutError:
-            raise SigmaMindTransportError(
-                f"SigmaMind's answer for {subject} did not finish within the request timeout ({method} {path})",
-                path=path,
-                campaign_id=campaign_id,
-            ) from None
+            raise _transport_error(_UNFINISHED, method, path, campaign_id) from None
         except (httpx.HTTPError, OSError) as exc:
             if _caused_by_tls(exc):
-                raise SigmaMindTLSError(
-                    f"TLS failed while reaching SigmaMind for {subject} ({method} {path}): {type(exc).__name__}",
-                    path=path,
-                    campaign_id=campaign_id,
+                raise _transport_error(
+                    "TLS failed while reaching SigmaMind", method, path, campaign_id, type(exc).__name__, tls=True
                 ) from None
-            raise SigmaMindTransportError(
-                f"could not get an answer from SigmaMind for {subject} ({method} {path}): {_describe_httpx(exc)}",
-                path=path,
-                campaign_id=campaign_id,
-            ) from None
-        body = _without_key(body, config.api_key)
-        status = response.status_code
-        content_type = response.headers.get("Content-Type")
-        if not 200 <= status < 300:
-            raise error_for_response(
-                status,
-                method=method,
-                path=path,
-                body=body,
-                content_type=content_type,
-                campaign_id=campaign_id,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        return decode_json(status, body, content_type, method=method, path=path, campaign_id=campaign_id)
+            raise _transport_error(_NO_ANSWER, method, path, campaign_id, _describe_httpx(exc)) from None
+        return answer_of(
+            response.status_code,
+            response.headers,
+            body,
+            config=config,
+            method=method,
+            path=path,
+            campaign_id=campaign_id,
+        )
 
     async def aget_campaign(self, campaign_id: str) -> Campaign:
         """Fetch one campaign without blocking the event loop (the async twin of :meth:`get_campaign`).
@@ -1181,19 +1196,14 @@ class _SharedAsyncClients:
 _shared_async_clients = _SharedAsyncClients()
 
 
-async def _aread_body(response: httpx.Response, *, subject: str, method: str, path: str) -> bytes:
+async def _aread_body(response: httpx.Response, *, method: str, path: str, campaign_id: str | None) -> bytes:
     """Read an async response body, refusing more than :data:`MAX_RESPONSE_BYTES`."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
-            raise SigmaMindResponseError(
-                f"SigmaMind's answer for {subject} is larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB; "
-                f"not read further ({method} {path})",
-                path=path,
-                status_code=response.status_code,
-            )
+            raise _too_large(response.status_code, method, path, campaign_id)
         chunks.append(chunk)
     return b"".join(chunks)
 
