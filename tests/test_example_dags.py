@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
 from airflow.models.renderedtifields import RenderedTaskInstanceFields
-from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState, TaskInstanceState
 from sqlalchemy import select
 
 from airflow_provider_sigmamind.simulator import Fault
-from tests.conftest import AIRFLOW_HOME, CANARY_API_KEY, ROOT
+from tests.conftest import AIRFLOW_HOME, CANARY_API_KEY
+from tests.dagruns import example_dag, run_states, xcoms
 
 pytestmark = pytest.mark.integration
 
@@ -21,25 +20,11 @@ DAG_ID = "example_sigmamind_campaign"
 
 def load_dag(mode: str = "poke"):
     """Parse the example DAG from example_dags/ and speed its sensor up for the test."""
-    bag = DagBag(str(ROOT / "example_dags"))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.get_dag(DAG_ID)
+    dag = example_dag(DAG_ID)
     sensor = dag.get_task("wait_until_live")
     sensor.mode = mode
     sensor.poke_interval = 0.1
     return dag
-
-
-def run_states(run_id: str) -> dict[str, str | None]:
-    with create_session() as session:
-        tis = session.scalars(select(TaskInstance).where(TaskInstance.run_id == run_id)).all()
-        return {ti.task_id: ti.state for ti in tis}
-
-
-def xcoms(run_id: str) -> dict[tuple[str, str], object]:
-    with create_session() as session:
-        rows = session.scalars(select(XComModel).where(XComModel.run_id == run_id)).all()
-        return {(row.task_id, row.key): row.value for row in rows}
 
 
 @pytest.mark.parametrize("mode", ["poke", "reschedule"])

@@ -9,15 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from airflow.dag_processing.dagbag import DagBag
-from airflow.models.taskinstance import TaskInstance
-from airflow.models.xcom import XComModel
-from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState, TaskInstanceState
-from sqlalchemy import select
 
 from airflow_provider_sigmamind.contacts import schedule_instant
-from tests.conftest import CANARY_API_KEY, ROOT, connection_json
+from tests.conftest import CANARY_API_KEY, connection_json
+from tests.dagruns import example_dag, run_states, xcoms
 
 pytestmark = pytest.mark.integration
 
@@ -34,24 +30,10 @@ def lifecycle_simulator(sigmamind_simulator_factory, monkeypatch):
 
 def load_dag():
     """Parse the example DAG from example_dags/ and make its sensors poke every 0.2 s."""
-    bag = DagBag(str(ROOT / "example_dags"))
-    assert not bag.import_errors, bag.import_errors
-    dag = bag.get_dag(DAG_ID)
+    dag = example_dag(DAG_ID)
     for task_id in ("wait_until_live", "wait_until_completed"):
         dag.get_task(task_id).poke_interval = 0.2
     return dag
-
-
-def run_states(run_id: str) -> dict[str, str | None]:
-    with create_session() as session:
-        tis = session.scalars(select(TaskInstance).where(TaskInstance.run_id == run_id)).all()
-        return {ti.task_id: ti.state for ti in tis}
-
-
-def xcoms(run_id: str) -> dict[tuple[str, str], object]:
-    with create_session() as session:
-        rows = session.scalars(select(XComModel).where(XComModel.run_id == run_id)).all()
-        return {(row.task_id, row.key): row.value for row in rows}
 
 
 def test_lifecycle_dag_creates_waits_for_live_then_completed_and_reports(airflow_db, lifecycle_simulator):
