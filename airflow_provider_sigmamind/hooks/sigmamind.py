@@ -67,7 +67,7 @@ from airflow_provider_sigmamind.models import (
     parse_campaign_page,
     parse_statuses,
 )
-from airflow_provider_sigmamind.retry import RetryPolicy, parse_retry_after
+from airflow_provider_sigmamind.retry import Attempts, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
     import requests
@@ -461,10 +461,7 @@ class SigmaMindHook(BaseHook):
         :raises SigmaMindError: the subclass that says what went wrong.
         """
         config = self.config
-        policy = policy or self.retry_policy_for(config)
-        if not retry:
-            policy = RetryPolicy(max_retries=0, deadline=policy.deadline)
-        attempts = policy.start()
+        attempts = self._start_attempts(config, policy, retry=retry)
         while True:
             attempts.begin()
             try:
@@ -480,15 +477,21 @@ class SigmaMindHook(BaseHook):
                     files=files,
                 )
             except SigmaMindError as err:
-                delay = attempts.next_delay(err)
-                log.warning(
-                    "%s; retrying in %.1fs (retry %d of %d)",
-                    err,
-                    delay,
-                    attempts.count,
-                    attempts.policy.max_retries,
-                )
-                time.sleep(delay)
+                time.sleep(self._retry_delay(attempts, err))
+
+    def _start_attempts(self, config: SigmaMindConfig, policy: RetryPolicy | None, *, retry: bool) -> Attempts:
+        """Begin one call's attempts under ``policy`` (default: the hook's); one attempt if not ``retry``."""
+        policy = policy or self.retry_policy_for(config)
+        if not retry:
+            policy = RetryPolicy(max_retries=0, deadline=policy.deadline)
+        return policy.start()
+
+    @staticmethod
+    def _retry_delay(attempts: Attempts, err: SigmaMindError) -> float:
+        """Seconds to wait before the next attempt, logged; re-raises ``err`` when retrying is over."""
+        delay = attempts.next_delay(err)
+        log.warning("%s; retrying in %.1fs (retry %d of %d)", err, delay, attempts.count, attempts.policy.max_retries)
+        return delay
 
     def _send_once(
         self,
@@ -883,11 +886,8 @@ class SigmaMindHook(BaseHook):
         :raises SigmaMindError: the subclass that says what went wrong.
         """
         config = await self.aget_config()
-        policy = policy or self.retry_policy_for(config)
-        if not retry:
-            policy = RetryPolicy(max_retries=0, deadline=policy.deadline)
         pool = self._async_pool_for(config)
-        attempts = policy.start()
+        attempts = self._start_attempts(config, policy, retry=retry)
         while True:
             attempts.begin()
             try:
@@ -902,11 +902,7 @@ class SigmaMindHook(BaseHook):
                     json_body=json_body,
                 )
             except SigmaMindError as err:
-                delay = attempts.next_delay(err)
-                log.warning(
-                    "%s; retrying in %.1fs (retry %d of %d)", err, delay, attempts.count, attempts.policy.max_retries
-                )
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._retry_delay(attempts, err))
 
     async def _asend_once(
         self,
