@@ -1044,28 +1044,23 @@ def _explain_create_failure(error: SigmaMindError, campaign_name: str) -> SigmaM
 
 
 def _describe(exc: BaseException) -> str:
-    """Name a transport failure without quoting library messages wholesale."""
+    """Name a ``requests`` transport failure without quoting library messages wholesale."""
     import requests
     import urllib3.exceptions
 
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    names = []
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
-        if isinstance(current, ConnectionResetError):
+        if isinstance(cause, ConnectionResetError):
             return "connection reset"
-        if isinstance(current, requests.exceptions.ConnectTimeout):
+        if isinstance(cause, requests.exceptions.ConnectTimeout):
             return "connect timed out"
-        if isinstance(current, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        if isinstance(cause, requests.exceptions.ReadTimeout | urllib3.exceptions.ReadTimeoutError | TimeoutError):
             return "read timed out"
-        if isinstance(current, urllib3.exceptions.ProtocolError | requests.exceptions.ChunkedEncodingError):
-            names.append("connection closed before the answer was complete")
-        wrapped = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        current = current.__cause__ or current.__context__ or wrapped
-    return names[0] if names else type(exc).__name__
+    if any(isinstance(c, urllib3.exceptions.ProtocolError | requests.exceptions.ChunkedEncodingError) for c in causes):
+        return "connection closed before the answer was complete"
+    return type(exc).__name__
 
 
 # -- async plumbing ---------------------------------------------------------------------------
@@ -1205,12 +1200,14 @@ async def _aread_body(response: httpx.Response, *, method: str, path: str, campa
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
-    """``exc`` and the exceptions it was raised from, outermost first."""
+    """``exc`` and the exceptions behind it, outermost first: causes, contexts, and the exception a
+    library wrapped as its first argument (as requests and urllib3 do)."""
     seen: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and not any(current is s for s in seen):
         seen.append(current)
-        current = current.__cause__ or current.__context__
+        wrapped = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = current.__cause__ or current.__context__ or wrapped
     return seen
 
 

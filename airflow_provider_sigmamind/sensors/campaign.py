@@ -15,13 +15,8 @@ from airflow_provider_sigmamind import exceptions
 from airflow_provider_sigmamind.defaults import DEFAULT_CONN_ID
 from airflow_provider_sigmamind.exceptions import SigmaMindCampaignStatusError, SigmaMindError
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
-from airflow_provider_sigmamind.models import (
-    DEFAULT_TARGET_STATUSES,
-    Campaign,
-    CampaignStatus,
-    judge,
-    parse_statuses,
-)
+from airflow_provider_sigmamind.models import DEFAULT_TARGET_STATUSES, CampaignStatus, parse_campaign
+from airflow_provider_sigmamind.watch import CampaignWatch, wait_settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -76,22 +71,10 @@ class CampaignStatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.campaign_id = campaign_id
         self.sigmamind_conn_id = sigmamind_conn_id
-        self.target_statuses = sorted(parse_statuses(target_statuses, what="target_statuses"))
-        self.failure_statuses = sorted(parse_statuses(failure_statuses, what="failure_statuses"))
-        if not self.target_statuses:
-            raise ValueError("target_statuses: give at least one status to wait for")
-        overlap = set(self.target_statuses) & set(self.failure_statuses)
-        if overlap:
-            raise ValueError(
-                f"target_statuses and failure_statuses overlap: {', '.join(sorted(s.value for s in overlap))}"
-            )
-        if not isinstance(max_consecutive_errors, int) or max_consecutive_errors < 1:
-            raise ValueError(f"max_consecutive_errors must be a whole number >= 1, got {max_consecutive_errors!r}")
-        self.max_consecutive_errors = max_consecutive_errors
-        self._consecutive_errors = 0
-        self._last_status: str | None = None
-        self._warned_unknown = False
-        self._started: float | None = None
+        self.target_statuses, self.failure_statuses, self.max_consecutive_errors = wait_settings(
+            target_statuses, failure_statuses, max_consecutive_errors
+        )
+        self._watch: CampaignWatch | None = None  # created at the first poke of this task try
 
     @cached_property
     def hook(self) -> SigmaMindHook:
@@ -120,8 +103,8 @@ class CampaignStatusSensor(BaseSensorOperator):
             self.hook.close()
         if done:
             return done.xcom_value if isinstance(done, PokeReturnValue) else None
-        started = self._started if self._started is not None else time.time()
-        deadline = started + self.timeout
+        assert self._watch is not None  # poke() made it
+        deadline = self._watch.started + self.timeout
         # A backstop only: the trigger sends its own timeout event at the deadline, after one last look.
         policy_deadline = self.hook.retry_policy_for(self.hook.config).deadline
         backstop = max(0.0, deadline - time.time()) + self.poke_interval + policy_deadline + 60.0
@@ -138,7 +121,7 @@ class CampaignStatusSensor(BaseSensorOperator):
                 failure_statuses=[s.value for s in self.failure_statuses],
                 poll_interval=float(self.poke_interval),
                 deadline=deadline,
-                max_consecutive_errors=max(1, self.max_consecutive_errors - self._consecutive_errors),
+                max_consecutive_errors=max(1, self.max_consecutive_errors - self._watch.consecutive_errors),
                 poll_at_start=False,  # the sensor has just looked
             ),
             method_name="execute_complete",
@@ -158,7 +141,7 @@ class CampaignStatusSensor(BaseSensorOperator):
         campaign_id = event.get("campaign_id") or self.campaign_id
         if event["status"] == "success":
             payload = event.get("campaign")
-            self.log.info("Done: campaign %r is %r", campaign_id, (payload or {}).get("campaignStatus"))
+            self.log.info("Done: %s", parse_campaign(payload, expected_id=self.campaign_id).summary())
             return payload
         message = str(event.get("message") or "no reason given")
         if event["status"] == "failure":
@@ -173,26 +156,25 @@ class CampaignStatusSensor(BaseSensorOperator):
         raise cls(message, campaign_id=campaign_id, status_code=event.get("status_code"))
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        if self._started is None:
-            self._started = self._wait_started(context)
+        if self._watch is None:
+            self._watch = CampaignWatch(
+                targets=self.target_statuses,
+                failures=self.failure_statuses,
+                max_consecutive_errors=self.max_consecutive_errors,
+                log=self.log,
+                started=self._wait_started(context),
+            )
         try:
             campaign = self.hook.get_campaign(self.campaign_id)
         except SigmaMindError as err:
-            if not err.retryable:
-                raise
-            self._consecutive_errors += 1
-            if self._consecutive_errors >= self.max_consecutive_errors:
-                err.add_detail(f"; {self._consecutive_errors} polls in a row failed, giving up")
-                raise
-            self.log.warning(
-                "Poll failed (%d of %d in a row tolerated): %s",
-                self._consecutive_errors,
-                self.max_consecutive_errors - 1,
-                err,
-            )
+            self._watch.poll_failed(err)
             return False
-        self._consecutive_errors = 0
-        return self.evaluate(campaign)
+        verdict = self._watch.observe(campaign)
+        if verdict.outcome == "success":
+            return PokeReturnValue(is_done=True, xcom_value=campaign.payload)
+        if verdict.outcome == "failure":
+            raise SigmaMindCampaignStatusError(verdict.reason, campaign_id=campaign.campaign_id)
+        return False
 
     def _wait_started(self, context: Context) -> float:
         """When this wait began (in reschedule mode, the first poke of the run, not this one)."""
@@ -201,27 +183,3 @@ class CampaignStatusSensor(BaseSensorOperator):
             if first is not None:
                 return first.timestamp()
         return time.time()
-
-    def evaluate(self, campaign: Campaign) -> bool | PokeReturnValue:
-        """Turn one observation into the sensor's answer: done, not yet, or an exception."""
-        verdict = judge(
-            campaign.status,
-            targets=self.target_statuses,
-            failures=self.failure_statuses,
-            raw_status=campaign.raw_status,
-            campaign_id=campaign.campaign_id,
-        )
-        status = campaign.raw_status
-        if status != self._last_status:
-            waited = time.time() - (self._started or time.time())
-            self.log.info("Campaign %r is now %r after %.1fs of waiting", campaign.campaign_id, status, waited)
-            self._last_status = status
-        if verdict.outcome == "success":
-            self.log.info("Done: %s", campaign.summary())
-            return PokeReturnValue(is_done=True, xcom_value=campaign.payload)
-        if verdict.outcome == "failure":
-            raise SigmaMindCampaignStatusError(verdict.reason, campaign_id=campaign.campaign_id)
-        if campaign.status is CampaignStatus.UNKNOWN and not self._warned_unknown:
-            self.log.warning("%s", verdict.reason)
-            self._warned_unknown = True
-        return False

@@ -14,8 +14,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_sigmamind.defaults import DEFAULT_CONN_ID
 from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook, validate_campaign_id
-from airflow_provider_sigmamind.models import DEFAULT_TARGET_STATUSES, CampaignStatus, judge, parse_statuses
+from airflow_provider_sigmamind.models import DEFAULT_TARGET_STATUSES, CampaignStatus, parse_statuses
 from airflow_provider_sigmamind.retry import RetryPolicy
+from airflow_provider_sigmamind.watch import CampaignWatch, wait_settings
 
 __all__ = ["TIMEOUT_ERROR_CLASS", "CampaignStatusTrigger"]
 
@@ -40,10 +41,6 @@ def _epoch(deadline: float | int | str | datetime | None) -> float | None:
     if isinstance(deadline, bool) or not isinstance(deadline, int | float) or not math.isfinite(deadline):
         raise ValueError(f"deadline: expected seconds since the epoch, got {deadline!r}")
     return float(deadline)
-
-
-def _status_names(values: Iterable[str | CampaignStatus] | str | None, *, what: str) -> list[str]:
-    return sorted(status.value for status in parse_statuses(values, what=what))
 
 
 class CampaignStatusTrigger(BaseTrigger):
@@ -96,10 +93,11 @@ class CampaignStatusTrigger(BaseTrigger):
         super().__init__()
         self.campaign_id = validate_campaign_id(campaign_id)
         self.sigmamind_conn_id = sigmamind_conn_id
-        self.target_statuses = _status_names(target_statuses, what="target_statuses")
-        self.failure_statuses = _status_names(failure_statuses, what="failure_statuses")
-        if not self.target_statuses:
-            raise ValueError("target_statuses: give at least one status to wait for")
+        targets, failures, self.max_consecutive_errors = wait_settings(
+            target_statuses, failure_statuses, max_consecutive_errors
+        )
+        self.target_statuses = [status.value for status in targets]
+        self.failure_statuses = [status.value for status in failures]
         if (
             isinstance(poll_interval, bool)
             or not isinstance(poll_interval, int | float)
@@ -109,13 +107,6 @@ class CampaignStatusTrigger(BaseTrigger):
             raise ValueError(f"poll_interval must be a number of seconds >= 0, got {poll_interval!r}")
         self.poll_interval = float(poll_interval)
         self.deadline = _epoch(deadline)
-        if (
-            isinstance(max_consecutive_errors, bool)
-            or not isinstance(max_consecutive_errors, int)
-            or max_consecutive_errors < 1
-        ):
-            raise ValueError(f"max_consecutive_errors must be a whole number >= 1, got {max_consecutive_errors!r}")
-        self.max_consecutive_errors = max_consecutive_errors
         self.poll_at_start = bool(poll_at_start)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -155,11 +146,12 @@ class CampaignStatusTrigger(BaseTrigger):
 
     async def _watch(self, hook: SigmaMindHook) -> dict[str, Any]:
         """The polling loop; returns the event payload."""
-        targets = parse_statuses(self.target_statuses, what="target_statuses")
-        failures = parse_statuses(self.failure_statuses, what="failure_statuses")
-        consecutive_errors = 0
-        last_status: str | None = None
-        warned_unknown = False
+        watch = CampaignWatch(
+            targets=parse_statuses(self.target_statuses, what="target_statuses"),
+            failures=parse_statuses(self.failure_statuses, what="failure_statuses"),
+            max_consecutive_errors=self.max_consecutive_errors,
+            log=self.log,
+        )
         first = True
         while True:
             if not (first and self.poll_at_start):
@@ -177,38 +169,16 @@ class CampaignStatusTrigger(BaseTrigger):
                 # poll; the request needs no portal. Cancelling this task cancels the request too.
                 campaign = await asyncio.create_task(hook.aget_campaign(self.campaign_id))
             except SigmaMindError as err:
-                if not err.retryable:
-                    return self._error_event(err)
-                consecutive_errors += 1
-                if consecutive_errors >= self.max_consecutive_errors:
-                    err.add_detail(f"; {consecutive_errors} polls in a row failed, giving up")
-                    return self._error_event(err)
-                self.log.warning(
-                    "Poll failed (%d of %d in a row tolerated): %s",
-                    consecutive_errors,
-                    self.max_consecutive_errors - 1,
-                    err,
-                )
-            else:
-                consecutive_errors = 0
-                verdict = judge(
-                    campaign.status,
-                    targets=targets,
-                    failures=failures,
-                    raw_status=campaign.raw_status,
-                    campaign_id=campaign.campaign_id,
-                )
-                if verdict.outcome == "success":
-                    self.log.info("Done: %s", campaign.summary())
-                    return {"status": "success", "campaign": campaign.payload}
-                if verdict.outcome == "failure":
-                    return {"status": "failure", "message": verdict.reason, "campaign_id": campaign.campaign_id}
-                if campaign.raw_status != last_status:
-                    self.log.info("%s", verdict.reason)
-                    last_status = campaign.raw_status
-                if campaign.status is CampaignStatus.UNKNOWN and not warned_unknown:
-                    self.log.warning("%s", verdict.reason)
-                    warned_unknown = True
+                try:
+                    watch.poll_failed(err)
+                except SigmaMindError as final:
+                    return self._error_event(final)
+                continue
+            verdict = watch.observe(campaign)
+            if verdict.outcome == "success":
+                return {"status": "success", "campaign": campaign.payload}
+            if verdict.outcome == "failure":
+                return {"status": "failure", "message": verdict.reason, "campaign_id": campaign.campaign_id}
 
     def _timeout_event(self) -> dict[str, Any]:
         when = datetime.fromtimestamp(self.deadline or 0, UTC).isoformat(timespec="seconds")

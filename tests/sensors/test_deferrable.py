@@ -93,7 +93,7 @@ def test_a_waiting_campaign_defers_with_primitives_and_no_secret(sigmamind_conn,
     assert kwargs["poll_interval"] == 7.0
     assert kwargs["max_consecutive_errors"] == 4
     assert kwargs["poll_at_start"] is False  # it has just looked itself
-    assert 590 < kwargs["deadline"] - sensor._started <= 600
+    assert 590 < kwargs["deadline"] - sensor._watch.started <= 600
     assert CANARY_API_KEY not in repr(kwargs)
     assert deferred.value.method_name == "execute_complete"
     assert deferred.value.timeout > timedelta(seconds=600)  # a backstop behind the trigger's own deadline

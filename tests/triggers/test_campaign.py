@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 import pytest
 
-import airflow_provider_sigmamind.triggers.campaign as trigger_module
+from airflow_provider_sigmamind import watch as watch_module
 from airflow_provider_sigmamind.hooks.sigmamind import ASYNC_MAX_CONNECTIONS, _shared_async_clients
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.simulator import Fault
@@ -141,8 +141,9 @@ def test_success_after_waiting_through_an_unknown_status(sigmamind_conn, simulat
     assert event["campaign"]["campaignStatus"] == "live"
     assert len(simulator.requests_for(served["campaignId"])) == 5
     out = capsys.readouterr().out
-    assert out.count("has unknown status 'archived'") == 2  # one info line for the change, one warning
-    assert out.count("is scheduled; waiting for completed or live") == 1
+    assert out.count("has unknown status 'archived'") == 1  # warned once, not per poll
+    assert out.count("is now 'archived'") == 1  # logged at the change, not per poll
+    assert out.count("is now 'scheduled'") == 1
 
 
 def test_failure_status(sigmamind_conn, simulator):
@@ -238,7 +239,7 @@ def test_a_bug_still_ends_the_wait_with_an_event(sigmamind_conn, simulator, monk
     def broken_judge(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("judge exploded")
 
-    monkeypatch.setattr(trigger_module, "judge", broken_judge)
+    monkeypatch.setattr(watch_module, "judge", broken_judge)
     served = simulator.add_campaign(status="live")
     event = run_trigger(make_trigger(served["campaignId"]))
     assert (event["status"], event["error_class"], event["message"]) == ("error", "RuntimeError", "judge exploded")

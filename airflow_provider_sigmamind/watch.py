@@ -1,0 +1,111 @@
+"""One wait for a campaign, shared by the sensor (poke and reschedule modes) and the trigger.
+
+The sensor and the trigger differ only in how they sleep between polls and how they report the end
+(a return value or exception, or an event). Everything else is here, once: checking the wait's
+settings, judging each observation (:func:`~airflow_provider_sigmamind.models.judge`), logging
+status changes and the first unknown status, and counting failed polls in a row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from airflow_provider_sigmamind.exceptions import SigmaMindError
+from airflow_provider_sigmamind.models import Campaign, CampaignStatus, Verdict, judge, parse_statuses
+
+__all__ = ["CampaignWatch", "wait_settings"]
+
+
+def wait_settings(
+    target_statuses: Iterable[str | CampaignStatus] | str,
+    failure_statuses: Iterable[str | CampaignStatus] | str | None,
+    max_consecutive_errors: object,
+) -> tuple[list[CampaignStatus], list[CampaignStatus], int]:
+    """Check what a wait is told to wait for.
+
+    :returns: the target statuses and failure statuses (sorted) and the failed-poll limit.
+    :raises ValueError: naming the parameter at fault.
+    """
+    targets = sorted(parse_statuses(target_statuses, what="target_statuses"))
+    failures = sorted(parse_statuses(failure_statuses, what="failure_statuses"))
+    if not targets:
+        raise ValueError("target_statuses: give at least one status to wait for")
+    overlap = set(targets) & set(failures)
+    if overlap:
+        raise ValueError(f"target_statuses and failure_statuses overlap: {', '.join(sorted(s.value for s in overlap))}")
+    if (
+        isinstance(max_consecutive_errors, bool)
+        or not isinstance(max_consecutive_errors, int)
+        or max_consecutive_errors < 1
+    ):
+        raise ValueError(f"max_consecutive_errors must be a whole number >= 1, got {max_consecutive_errors!r}")
+    return targets, failures, max_consecutive_errors
+
+
+class CampaignWatch:
+    """The state of one wait: the last status seen, whether an unknown one was warned about, and
+    how many polls in a row have failed.
+
+    :param targets: statuses that end the wait successfully.
+    :param failures: statuses that fail it at once.
+    :param max_consecutive_errors: failed polls in a row after which the wait fails.
+    :param log: where status changes, warnings and tolerated failures are logged.
+    :param started: when the wait began (epoch seconds), for "after N s of waiting".
+    """
+
+    def __init__(
+        self,
+        *,
+        targets: Iterable[CampaignStatus],
+        failures: Iterable[CampaignStatus],
+        max_consecutive_errors: int,
+        log: Any,
+        started: float | None = None,
+    ) -> None:
+        self.targets = frozenset(targets)
+        self.failures = frozenset(failures)
+        self.max_consecutive_errors = max_consecutive_errors
+        self.log = log
+        self.started = time.time() if started is None else started
+        self.consecutive_errors = 0
+        self._last_status: str | None = None
+        self._warned_unknown = False
+
+    def poll_failed(self, err: SigmaMindError) -> None:
+        """Record a poll that raised ``err``; re-raise it when it is permanent or one too many in a row."""
+        if not err.retryable:
+            raise err
+        self.consecutive_errors += 1
+        if self.consecutive_errors >= self.max_consecutive_errors:
+            raise err.add_detail(f"; {self.consecutive_errors} polls in a row failed, giving up")
+        self.log.warning(
+            "Poll failed (%d of %d in a row tolerated): %s",
+            self.consecutive_errors,
+            self.max_consecutive_errors - 1,
+            err,
+        )
+
+    def observe(self, campaign: Campaign) -> Verdict:
+        """Judge one observation, logging a status change, the end, or the first unknown status."""
+        self.consecutive_errors = 0
+        verdict = judge(
+            campaign.status,
+            targets=self.targets,
+            failures=self.failures,
+            raw_status=campaign.raw_status,
+            campaign_id=campaign.campaign_id,
+        )
+        if campaign.raw_status != self._last_status:
+            waited = time.time() - self.started
+            self.log.info(
+                "Campaign %r is now %r after %.1fs of waiting", campaign.campaign_id, campaign.raw_status, waited
+            )
+            self._last_status = campaign.raw_status
+        if verdict.outcome == "success":
+            self.log.info("Done: %s", campaign.summary())
+        elif campaign.status is CampaignStatus.UNKNOWN and not self._warned_unknown:
+            self.log.warning("%s", verdict.reason)
+            self._warned_unknown = True
+        return verdict
