@@ -1,8 +1,10 @@
-"""Pre-flight checks for a new campaign: its contact list and its fields, before anything is sent.
+"""Pre-flight checks of a campaign's contact list (the CSV a create uploads), before anything is sent.
 
-Pure: no I/O and no Airflow. Every check returns a list of problems (strings) rather than raising,
-so a caller can report all of them at once; the hook turns them into one
-:class:`~airflow_provider_sigmamind.exceptions.SigmaMindInvalidInputError`.
+Pure: no I/O and no Airflow. Every check returns problems (strings) rather than raising, so a
+caller can report all of them at once; the hook turns them into one
+:class:`~airflow_provider_sigmamind.exceptions.SigmaMindInvalidInputError`. The campaign's other
+fields are checked in :mod:`airflow_provider_sigmamind.campaign_fields`, its schedule in
+:mod:`airflow_provider_sigmamind.schedule`.
 
 Contact-list problems use the API's own phrasing (``Row 3: missing required variable
 'customer_name'``, ``Row 7: invalid phone number '+1234'``), with the API's row numbering as the
@@ -17,45 +19,43 @@ code, in an allocated range. The pattern alone lets through the most common slip
 list, a US number with a ``+`` but without its ``1`` (``+4155552671`` reads as a Swiss number),
 and numbers a digit short. ``phone_check="e164"`` keeps only the pattern, for ranges newer than
 the installed metadata.
+
+Deprecated here, importable from this module until 0.3.0: ``local_schedule`` and
+``schedule_instant`` (now in :mod:`airflow_provider_sigmamind.schedule`);
+``campaign_field_problems``, ``update_field_problems``, ``MAX_CAMPAIGN_NAME_LENGTH`` and
+``MAX_AGENT_ID_LENGTH`` (now in :mod:`airflow_provider_sigmamind.campaign_fields`, where
+``NewCampaign(...).problems()`` and ``CampaignChanges(...).problems()`` are the checks themselves).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from airflow_provider_sigmamind import campaign_fields as _campaign_fields
+from airflow_provider_sigmamind import schedule as _schedule
+from airflow_provider_sigmamind.campaign_fields import E164_PATTERN
+from airflow_provider_sigmamind.text import clip
 
 __all__ = [
     "E164_PATTERN",
-    "MAX_AGENT_ID_LENGTH",
-    "MAX_CAMPAIGN_NAME_LENGTH",
     "PHONE_CHECKS",
     "VALIDATE_MODES",
     "ContactReport",
     "PhoneCheck",
     "ValidateMode",
-    "campaign_field_problems",
     "check_contacts",
     "check_phone_number",
     "find_phone_column",
-    "local_schedule",
     "rows_to_csv",
-    "schedule_instant",
-    "update_field_problems",
     "variable_name",
 ]
 
-#: SigmaMind's documented pattern for ``sipPhoneNumber``; contact numbers must match it too.
-E164_PATTERN = re.compile(r"\+[1-9][0-9]{6,14}")
-MAX_CAMPAIGN_NAME_LENGTH = 128
-MAX_AGENT_ID_LENGTH = 64
 #: ``"valid"``: E.164 and a number that can exist (libphonenumber); ``"e164"``: the pattern only.
 PhoneCheck = Literal["valid", "e164"]
 PHONE_CHECKS: tuple[str, ...] = ("valid", "e164")
@@ -63,15 +63,12 @@ PHONE_CHECKS: tuple[str, ...] = ("valid", "e164")
 ValidateMode = Literal["error", "warn", "off"]
 VALIDATE_MODES: tuple[str, ...] = ("error", "warn", "off")
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{2}:\d{2}:\d{2}")
+#: Longest cell or header quoted in a problem, which quotes it in the API's own way: ``'+1234'``.
 _SHOWN = 60
 
 
-def _show(value: object) -> str:
-    """``value`` quoted for a message, cut short when long."""
-    text = str(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+def _show(value: str) -> str:
+    return clip(value, _SHOWN)
 
 
 def variable_name(header: str) -> str:
@@ -314,229 +311,17 @@ def check_contacts(
     )
 
 
-# -- campaign fields ----------------------------------------------------------------------------
+# -- deprecated aliases, kept until 0.3.0 (not in __all__) --------------------------------------
 
-
-def _text_problem(value: object, name: str, longest: int) -> str | None:
-    if not isinstance(value, str):
-        return f"{name} must be text of 1 to {longest} characters, got {type(value).__name__}"
-    if not value.strip():
-        return f"{name} is empty; it must be 1 to {longest} characters"
-    if len(value) > longest:
-        return f"{name} is {len(value)} characters long; the limit is {longest}"
-    return None
-
-
-def _sip_phone_problem(value: object) -> str | None:
-    if not isinstance(value, str) or not E164_PATTERN.fullmatch(value):
-        return f"sip_phone_number '{_show(value)}' is not an E.164 number (^\\+[1-9][0-9]{{6,14}}$, e.g. +14155552671)"
-    return None
-
-
-def _count_problem(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return f"concurrent_calls must be a whole number of at least 1, got {_show(repr(value))}"
-    return None
-
-
-def _variables_problem(value: object, name: str) -> str | None:
-    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
-        return f"{name} must be a mapping of variable names to values (a JSON object), got {type(value).__name__}"
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return f"{name} cannot be sent as JSON: {exc}"
-    return None
-
-
-def schedule_instant(scheduled_date: str, scheduled_time: str, scheduled_timezone: str) -> datetime:
-    """The UTC instant of a local date and time in an IANA time zone.
-
-    :param scheduled_date: ``YYYY-MM-DD``.
-    :param scheduled_time: ``HH:mm:ss`` (24-hour).
-    :param scheduled_timezone: an IANA time-zone name, e.g. ``America/Los_Angeles``.
-    :raises ValueError: naming the field that is wrong; also for a local time that does not exist
-        (skipped by a daylight-saving change) or that happens twice (repeated by one), since SigmaMind
-        does not say which instant it would pick.
-    """
-    problems = _schedule_problems(scheduled_date, scheduled_time, scheduled_timezone, now=None)
-    if problems:
-        raise ValueError("; ".join(problems))
-    return _instant(scheduled_date, scheduled_time, scheduled_timezone)
-
-
-def _zone(name: object) -> ZoneInfo | None:
-    if not isinstance(name, str) or not name or name != name.strip():
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
-def _instant(scheduled_date: str, scheduled_time: str, scheduled_timezone: str) -> datetime:
-    zone = ZoneInfo(scheduled_timezone)
-    local = datetime.combine(date.fromisoformat(scheduled_date), time.fromisoformat(scheduled_time), tzinfo=zone)
-    return local.astimezone(UTC)
-
-
-def _date_problem(value: object) -> str | None:
-    if isinstance(value, str) and _DATE.fullmatch(value):
-        try:
-            date.fromisoformat(value)
-            return None
-        except ValueError:
-            pass
-    return f"scheduled_date '{_show(value)}' is not a date in YYYY-MM-DD form"
-
-
-def _time_problem(value: object) -> str | None:
-    if isinstance(value, str) and _TIME.fullmatch(value):
-        try:
-            time.fromisoformat(value)
-            return None
-        except ValueError:
-            pass
-    return f"scheduled_time '{_show(value)}' is not a 24-hour time in HH:mm:ss form"
-
-
-def _zone_problem(value: object) -> str | None:
-    if _zone(value) is None:
-        return f"scheduled_timezone '{_show(value)}' is not an IANA time zone (e.g. America/Los_Angeles)"
-    return None
-
-
-def _schedule_problems(
-    scheduled_date: object, scheduled_time: object, scheduled_timezone: object, *, now: datetime | None
-) -> list[str]:
-    parts = {
-        "scheduled_date": scheduled_date,
-        "scheduled_time": scheduled_time,
-        "scheduled_timezone": scheduled_timezone,
-    }
-    missing = [name for name, value in parts.items() if value is None]
-    problems = []
-    if missing:
-        needed = "scheduled_date, scheduled_time and scheduled_timezone"
-        problems.append(f"a scheduled campaign needs {needed}; missing {', '.join(missing)}")
-    checks = {"scheduled_date": _date_problem, "scheduled_time": _time_problem, "scheduled_timezone": _zone_problem}
-    problems += [
-        problem for name, check in checks.items() if parts[name] is not None and (problem := check(parts[name]))
-    ]
-    if problems:
-        return problems
-    day, clock, zone_name = str(scheduled_date), str(scheduled_time), str(scheduled_timezone)
-    local = f"{day} {clock} in {zone_name}"
-    zone = ZoneInfo(zone_name)
-    naive = datetime.combine(date.fromisoformat(day), time.fromisoformat(clock))
-    early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-        if round_trip != naive:
-            return [f"the schedule {local} does not exist: the clocks skip that time (daylight saving)"]
-        return [f"the schedule {local} is ambiguous: that time happens twice (daylight saving ends); pick another"]
-    instant = early.astimezone(UTC)
-    if now is not None and instant < now:
-        return [f"the schedule {local} ({instant:%Y-%m-%dT%H:%M:%SZ}) is in the past"]
-    return []
-
-
-def local_schedule(instant: datetime, timezone: str) -> dict[str, str]:
-    """The ``scheduled_date``/``scheduled_time``/``scheduled_timezone`` arguments for launching at ``instant``.
-
-    The time is rounded up to the next whole second (the API takes ``HH:mm:ss``), so the schedule is
-    never earlier than ``instant``.
-
-    :param instant: an aware datetime.
-    :param timezone: the IANA time zone to express it in.
-    :raises ValueError: for a naive ``instant`` or an unknown time zone.
-    """
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError("instant must be timezone-aware")
-    zone = _zone(timezone)
-    if zone is None:
-        raise ValueError(f"{timezone!r} is not an IANA time zone (e.g. America/Los_Angeles)")
-    if instant.microsecond:
-        instant = instant + timedelta(microseconds=1_000_000 - instant.microsecond)
-    local = instant.astimezone(zone)
-    return {
-        "scheduled_date": local.strftime("%Y-%m-%d"),
-        "scheduled_time": local.strftime("%H:%M:%S"),
-        "scheduled_timezone": timezone,
-    }
-
-
-def campaign_field_problems(
-    *,
-    campaign_name: object,
-    sip_phone_number: object,
-    agent_id: object,
-    concurrent_calls: object = None,
-    scheduled_date: object = None,
-    scheduled_time: object = None,
-    scheduled_timezone: object = None,
-    variables: object = None,
-    now: datetime | None = None,
-) -> list[str]:
-    """Every problem with a new campaign's fields (an empty list when there is none).
-
-    The campaign is scheduled when any of the three scheduling fields is given; then all three are
-    needed, the time zone must be a real IANA zone, the local time must exist exactly once there,
-    and the instant must not be in the past.
-
-    :param campaign_name: 1 to 128 characters (SigmaMind also requires it unique per account).
-    :param sip_phone_number: the line that dials out, E.164.
-    :param agent_id: 1 to 64 characters.
-    :param concurrent_calls: ``None`` (the API's default) or a whole number of at least 1.
-    :param scheduled_date: ``YYYY-MM-DD``.
-    :param scheduled_time: ``HH:mm:ss``.
-    :param scheduled_timezone: an IANA time-zone name.
-    :param variables: ``None`` or a JSON-serialisable mapping.
-    :param now: the current instant (default: the clock); schedules before it are in the past.
-    """
-    problems = [
-        _text_problem(campaign_name, "campaign_name", MAX_CAMPAIGN_NAME_LENGTH),
-        _sip_phone_problem(sip_phone_number),
-        _text_problem(agent_id, "agent_id", MAX_AGENT_ID_LENGTH),
-        _count_problem(concurrent_calls) if concurrent_calls is not None else None,
-        _variables_problem(variables, "variables") if variables is not None else None,
-    ]
-    found = [problem for problem in problems if problem]
-    if any(value is not None for value in (scheduled_date, scheduled_time, scheduled_timezone)):
-        found += _schedule_problems(scheduled_date, scheduled_time, scheduled_timezone, now=now or datetime.now(UTC))
-    return found
-
-
-def update_field_problems(changes: Mapping[str, Any], *, now: datetime | None = None) -> list[str]:
-    """Every problem with the fields of a partial update, keyed by the hook's parameter names.
-
-    Only the fields present are checked. The three scheduling fields are checked one by one; when
-    all three are given, also together (the local time exists once, and is not in the past).
-
-    :param changes: ``campaign_name``, ``sip_phone_number``, ``agent_id``, ``concurrent_calls``,
-        ``scheduled``, ``scheduled_date``, ``scheduled_time``, ``scheduled_timezone``,
-        ``dynamic_variables``; anything else is a problem.
-    :param now: the current instant (default: the clock).
-    """
-    checks: dict[str, Any] = {
-        "campaign_name": lambda v: _text_problem(v, "campaign_name", MAX_CAMPAIGN_NAME_LENGTH),
-        "sip_phone_number": _sip_phone_problem,
-        "agent_id": lambda v: _text_problem(v, "agent_id", MAX_AGENT_ID_LENGTH),
-        "concurrent_calls": _count_problem,
-        "scheduled": lambda v: None if isinstance(v, bool) else f"scheduled must be True or False, got {v!r}",
-        "scheduled_date": _date_problem,
-        "scheduled_time": _time_problem,
-        "scheduled_timezone": _zone_problem,
-        "dynamic_variables": lambda v: _variables_problem(v, "dynamic_variables"),
-    }
-    problems = []
-    for name, value in changes.items():
-        check = checks.get(name)
-        if check is None:
-            problems.append(f"{name} is not a field that can be updated")
-        elif (problem := check(value)) is not None:
-            problems.append(problem)
-    schedule = ("scheduled_date", "scheduled_time", "scheduled_timezone")
-    if not problems and all(name in changes for name in schedule):
-        problems += _schedule_problems(*(changes[name] for name in schedule), now=now or datetime.now(UTC))
-    return problems
+#: Deprecated: moved to :func:`airflow_provider_sigmamind.schedule.local_schedule`.
+local_schedule = _schedule.local_schedule
+#: Deprecated: moved to :func:`airflow_provider_sigmamind.schedule.schedule_instant`.
+schedule_instant = _schedule.schedule_instant
+#: Deprecated: moved to :func:`airflow_provider_sigmamind.campaign_fields.campaign_field_problems`.
+campaign_field_problems = _campaign_fields.campaign_field_problems
+#: Deprecated: moved to :func:`airflow_provider_sigmamind.campaign_fields.update_field_problems`.
+update_field_problems = _campaign_fields.update_field_problems
+#: Deprecated: moved to :data:`airflow_provider_sigmamind.campaign_fields.MAX_CAMPAIGN_NAME_LENGTH`.
+MAX_CAMPAIGN_NAME_LENGTH = _campaign_fields.MAX_CAMPAIGN_NAME_LENGTH
+#: Deprecated: moved to :data:`airflow_provider_sigmamind.campaign_fields.MAX_AGENT_ID_LENGTH`.
+MAX_AGENT_ID_LENGTH = _campaign_fields.MAX_AGENT_ID_LENGTH

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_provider_sigmamind.compat import AirflowException, AirflowFailException
+from airflow_provider_sigmamind.text import one_line
+from airflow_provider_sigmamind.transport import BodyTooLarge, TLSFailure, TransportFailure, Unfinished
 
 __all__ = [
     "SigmaMindAuthError",
@@ -26,7 +28,9 @@ __all__ = [
     "SigmaMindTLSError",
     "SigmaMindTransportError",
     "error_for_response",
+    "malformed_answer",
     "subject_of",
+    "transport_error",
 ]
 
 #: Longest server message quoted in an error (bodies are never logged whole).
@@ -175,15 +179,10 @@ def server_message(body: bytes, content_type: str | None) -> str | None:
         if isinstance(data, dict):
             for key in ("message", "error", "detail"):
                 if isinstance(data.get(key), str) and data[key].strip():
-                    return _one_line(data[key])
+                    return one_line(data[key], SNIPPET_LIMIT)
     if (content_type and "html" in content_type.lower()) or text.lstrip().lower().startswith("<"):
         return "an HTML page"
-    return _one_line(text)
-
-
-def _one_line(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= SNIPPET_LIMIT else text[: SNIPPET_LIMIT - 1] + "…"
+    return one_line(text, SNIPPET_LIMIT)
 
 
 def error_for_response(
@@ -236,4 +235,55 @@ def error_for_response(
         campaign_id=campaign_id,
         retry_after=retry_after,
         retryable=is_transient_status(status_code) if cls.retryable else None,
+    )
+
+
+def malformed_answer(
+    description: str, *, status_code: int, method: str, path: str, campaign_id: str | None = None
+) -> SigmaMindResponseError:
+    """The error for an answer that is not what the API sends (not JSON, not a campaign, not a list).
+
+    :param description: what was wrong, for a person; the status and request are added.
+    """
+    return SigmaMindResponseError(
+        f"{description} (HTTP {status_code} on {method} {path})",
+        status_code=status_code,
+        path=path,
+        campaign_id=campaign_id,
+    )
+
+
+def transport_error(
+    failure: TransportFailure, *, method: str, path: str, campaign_id: str | None, timeout: float
+) -> SigmaMindError:
+    """The error a user sees when no whole answer came back (both request paths).
+
+    :param failure: what the transport reported.
+    :param timeout: the seconds the attempt was given, named when they ran out.
+    """
+    subject = subject_of(method, path, campaign_id)
+    where = f"{subject} ({method} {path})"
+    if isinstance(failure, BodyTooLarge):
+        return SigmaMindResponseError(
+            f"SigmaMind's answer for {subject} is {failure.cause}; not read further ({method} {path})",
+            status_code=failure.status,
+            path=path,
+            campaign_id=campaign_id,
+        )
+    if isinstance(failure, Unfinished):
+        message = f"SigmaMind's answer did not finish within the request timeout ({timeout:.3g}s) for {where}"
+    elif isinstance(failure, TLSFailure):
+        message = f"TLS failed while reaching SigmaMind for {where}: {failure.cause}"
+    else:
+        message = f"could not get an answer from SigmaMind for {where}: {failure.cause}"
+    cls = SigmaMindTLSError if isinstance(failure, TLSFailure) else SigmaMindTransportError
+    return cls(message, path=path, campaign_id=campaign_id)
+
+
+def no_time_left(*, method: str, path: str, campaign_id: str | None) -> SigmaMindTransportError:
+    """The error for an attempt that could not start: the call's deadline had passed."""
+    return SigmaMindTransportError(
+        f"no time left to reach SigmaMind for {subject_of(method, path, campaign_id)} ({method} {path})",
+        path=path,
+        campaign_id=campaign_id,
     )

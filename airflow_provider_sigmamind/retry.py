@@ -13,10 +13,11 @@ import email.utils
 import math
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
+from airflow_provider_sigmamind.defaults import DEFAULT_MAX_RETRIES
 from airflow_provider_sigmamind.exceptions import SigmaMindError
 
 __all__ = ["Attempts", "RetryPolicy", "parse_retry_after"]
@@ -49,14 +50,15 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
 class RetryPolicy:
     """How hard to try.
 
-    :param max_retries: retries after the first attempt (0 = a single attempt).
+    :param max_retries: retries after the first attempt (0 = a single attempt); ``None`` (the
+        default) leaves the count to the connection's ``max_retries`` extra, else 5.
     :param backoff_initial: the first backoff ceiling, in seconds; it doubles per retry.
     :param backoff_max: the ceiling the doubling stops at.
     :param retry_after_max: the longest ``Retry-After`` honoured; longer asks are capped to this.
     :param deadline: seconds one call may take in all, requests and waits together.
     """
 
-    max_retries: int = 5
+    max_retries: int | None = None
     backoff_initial: float = 1.0
     backoff_max: float = 30.0
     retry_after_max: float = 60.0
@@ -68,8 +70,31 @@ class RetryPolicy:
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0 or math.isnan(value):
                 raise ValueError(f"RetryPolicy.{name} must be a number >= 0, got {value!r}")
+        if self.max_retries is None:
+            return
         if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
             raise ValueError(f"RetryPolicy.max_retries must be a whole number >= 0, got {self.max_retries!r}")
+
+    def to_kwargs(self) -> dict[str, float | int | None]:
+        """The policy as JSON primitives, for a trigger's kwargs; :meth:`from_kwargs` reads them back.
+
+        ``jitter`` is not included: a rebuilt policy jitters with :func:`random.random`.
+        """
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "jitter"}
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, object]) -> RetryPolicy:
+        """A policy from :meth:`to_kwargs` output, checked as the constructor checks it.
+
+        Keys this release does not know are ignored (a newer worker may have written them); keys left
+        out take their defaults.
+
+        :raises ValueError: for a value the constructor refuses, or when ``kwargs`` is not a mapping.
+        """
+        if not isinstance(kwargs, Mapping):
+            raise ValueError(f"retry_policy: expected a mapping of RetryPolicy fields, got {kwargs!r}")
+        known = {f.name for f in fields(cls)} - {"jitter"}
+        return cls(**{name: value for name, value in kwargs.items() if name in known})  # type: ignore[arg-type]
 
     def backoff(self, retry_number: int) -> float:
         """Full-jitter wait before retry ``retry_number`` (1-based)."""
@@ -102,6 +127,11 @@ class Attempts:
         self._started = clock()
         self.count = 0
 
+    @property
+    def max_retries(self) -> int:
+        """Retries allowed after the first attempt."""
+        return DEFAULT_MAX_RETRIES if self.policy.max_retries is None else self.policy.max_retries
+
     def begin(self) -> None:
         """Count an attempt that is about to be sent."""
         self.count += 1
@@ -126,7 +156,7 @@ class Attempts:
         """
         if not error.retryable:
             raise error
-        if self.count > self.policy.max_retries:
+        if self.count > self.max_retries:
             raise error.gave_up(self.count, self.elapsed)
         if error.retry_after is not None:
             delay = min(error.retry_after, self.policy.retry_after_max)

@@ -8,14 +8,16 @@ status changes and the first unknown status, and counting failed polls in a row.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.models import Campaign, CampaignStatus, Verdict, judge, parse_statuses
+from airflow_provider_sigmamind.retry import RetryPolicy
 
-__all__ = ["CampaignWatch", "wait_settings"]
+__all__ = ["CampaignWatch", "poll_policy", "wait_settings"]
 
 
 def wait_settings(
@@ -44,6 +46,26 @@ def wait_settings(
     return targets, failures, max_consecutive_errors
 
 
+def poll_policy(
+    policy: RetryPolicy, *, timeout: float, deadline: float | None, now: float | None = None
+) -> RetryPolicy:
+    """The retry policy for one poll of a wait that ends at ``deadline``: the hook's, cut to the time left.
+
+    A poll may retry until the wait's deadline, and always has one request ``timeout`` (the last look
+    at the deadline), so a wait ends at most one request timeout after its deadline, however long the
+    hook's own retry budget (``policy.deadline``, 300 s by default).
+
+    :param policy: the hook's retry policy.
+    :param timeout: the hook's per-request timeout, in seconds.
+    :param deadline: when the wait ends (epoch seconds), or ``None`` for never.
+    :param now: the time (epoch seconds); default: now.
+    """
+    if deadline is None:
+        return policy
+    budget = max(deadline - (time.time() if now is None else now), timeout)
+    return policy if budget >= policy.deadline else dataclasses.replace(policy, deadline=budget)
+
+
 class CampaignWatch:
     """The state of one wait: the last status seen, whether an unknown one was warned about, and
     how many polls in a row have failed.
@@ -52,7 +74,10 @@ class CampaignWatch:
     :param failures: statuses that fail it at once.
     :param max_consecutive_errors: failed polls in a row after which the wait fails.
     :param log: where status changes, warnings and tolerated failures are logged.
-    :param started: when the wait began (epoch seconds), for "after N s of waiting".
+    :param started: when the wait began (epoch seconds), for "after N s of waiting"; default: now.
+    :param last_status: the raw status last seen by whoever watched before (the sensor, before it
+        deferred), so that an unchanged status is not logged as a change.
+    :param consecutive_errors: failed polls in a row already counted by whoever watched before.
     """
 
     def __init__(
@@ -63,15 +88,18 @@ class CampaignWatch:
         max_consecutive_errors: int,
         log: Any,
         started: float | None = None,
+        last_status: str | None = None,
+        consecutive_errors: int = 0,
     ) -> None:
         self.targets = frozenset(targets)
         self.failures = frozenset(failures)
         self.max_consecutive_errors = max_consecutive_errors
         self.log = log
         self.started = time.time() if started is None else started
-        self.consecutive_errors = 0
-        self._last_status: str | None = None
-        self._warned_unknown = False
+        self.consecutive_errors = consecutive_errors
+        self.last_status = last_status
+        # An unknown status seen before was warned about then.
+        self._warned_unknown = last_status is not None and CampaignStatus.parse(last_status) is CampaignStatus.UNKNOWN
 
     def poll_failed(self, err: SigmaMindError) -> None:
         """Record a poll that raised ``err``; re-raise it when it is permanent or one too many in a row."""
@@ -97,12 +125,12 @@ class CampaignWatch:
             raw_status=campaign.raw_status,
             campaign_id=campaign.campaign_id,
         )
-        if campaign.raw_status != self._last_status:
+        if campaign.raw_status != self.last_status:
             waited = time.time() - self.started
             self.log.info(
                 "Campaign %r is now %r after %.1fs of waiting", campaign.campaign_id, campaign.raw_status, waited
             )
-            self._last_status = campaign.raw_status
+            self.last_status = campaign.raw_status
         if verdict.outcome == "success":
             self.log.info("Done: %s", campaign.summary())
         elif campaign.status is CampaignStatus.UNKNOWN and not self._warned_unknown:

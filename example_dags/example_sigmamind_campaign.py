@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+
+# Airflow 2.11 and 3.x alike; on Airflow 3 alone this is `from airflow.sdk import DAG, Param, task`.
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_provider_sigmamind.operators.campaign import GetCampaignOperator
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
@@ -38,7 +40,9 @@ with DAG(
         target_statuses=["live", "completed"],
         failure_statuses=["paused"],
         mode="reschedule",
-        poke_interval=2,
+        # Between pokes the worker slot is free. Keep this well above the few seconds Airflow needs to
+        # record that a poke ended (docs/troubleshooting.md: "finished with state success, but ... queued").
+        poke_interval=30,
         timeout=timedelta(hours=6),
     )
     # [END howto_sensor_campaign_status]

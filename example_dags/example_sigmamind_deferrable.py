@@ -14,7 +14,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+
+# Airflow 2.11 and 3.x alike; on Airflow 3 alone this is `from airflow.sdk import DAG, Param, task`.
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
 
@@ -34,7 +36,9 @@ with DAG(
         target_statuses=["live", "completed"],
         failure_statuses=["paused"],
         deferrable=True,
-        poke_interval=30,  # seconds between two polls from the triggerer
+        # Seconds between two polls from the triggerer (the first one too). Keep it well above the few
+        # seconds Airflow needs to record the deferral (docs/deferrable.md, "a trigger that fires early").
+        poke_interval=30,
         timeout=timedelta(hours=12),  # the trigger gives up (AirflowSensorTimeout) after this
     )
     # [END howto_sensor_campaign_status_deferrable]

@@ -14,7 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+
+# Airflow 2.11 and 3.x alike; on Airflow 3 alone this is `from airflow.sdk import DAG, Param, task`.
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_provider_sigmamind.contacts import local_schedule
 from airflow_provider_sigmamind.operators.campaign import CreateCampaignOperator

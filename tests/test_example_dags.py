@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from airflow.models.renderedtifields import RenderedTaskInstanceFields
-from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState, TaskInstanceState
 from sqlalchemy import select
 
 from airflow_provider_sigmamind.simulator import Fault
-from tests.conftest import AIRFLOW_HOME, CANARY_API_KEY
-from tests.dagruns import example_dag, run_states, xcoms
+from tests.dagruns import XComModel, example_dag, run_states, xcoms
+from tests.helpers import AIRFLOW_HOME, CANARY_API_KEY
 
 pytestmark = pytest.mark.integration
 

@@ -1,29 +1,43 @@
 """Real Airflow: the lifecycle example DAG run with ``dag.test()`` on SQLite against the simulator.
 
-The simulator keeps a created campaign live for one second, and the DAG schedules it three seconds
-ahead, so a whole create → live → completed run takes a few seconds.
+The DAG schedules the campaign a minute ahead; the simulator's lifecycle clock runs four times
+faster, so the campaign goes live 15 s later and stays live for one second, and a whole
+create → live → completed run takes about twenty seconds.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_sigmamind.contacts import schedule_instant
-from tests.conftest import CANARY_API_KEY, connection_json
 from tests.dagruns import example_dag, run_states, xcoms
+from tests.helpers import CANARY_API_KEY, connection_json
 
 pytestmark = pytest.mark.integration
 
 DAG_ID = "example_sigmamind_lifecycle"
 
 
+#: The simulator's lifecycle clock runs this many times faster than the wall clock: a campaign
+#: scheduled a minute ahead (room for the tasks before the create, on a loaded machine too) goes live
+#: 15 s later.
+CLOCK_SPEED = 4.0
+
+
+def fast_clock() -> Callable[[], float]:
+    start = time.monotonic()
+    return lambda: start + (time.monotonic() - start) * CLOCK_SPEED
+
+
 @pytest.fixture
 def lifecycle_simulator(sigmamind_simulator_factory, monkeypatch):
     """A simulator whose created campaigns stay live for one second, as ``sigmamind_default``."""
-    simulator = sigmamind_simulator_factory(api_key=CANARY_API_KEY, live_duration=1.0)
+    simulator = sigmamind_simulator_factory(api_key=CANARY_API_KEY, live_duration=CLOCK_SPEED, clock=fast_clock())
     monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=2))
     return simulator
 
@@ -37,7 +51,7 @@ def load_dag():
 
 
 def test_lifecycle_dag_creates_waits_for_live_then_completed_and_reports(airflow_db, lifecycle_simulator):
-    run = load_dag().test(run_conf={"start_in_seconds": 3, "timezone": "Asia/Kolkata"})
+    run = load_dag().test(run_conf={"start_in_seconds": 60, "timezone": "Asia/Kolkata"})
 
     assert run.state == DagRunState.SUCCESS, run_states(run.run_id)
     assert set(run_states(run.run_id).values()) == {TaskInstanceState.SUCCESS}

@@ -7,7 +7,7 @@ import json
 import pickle
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_sigmamind import exceptions
 from airflow_provider_sigmamind.exceptions import (

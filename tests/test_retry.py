@@ -5,13 +5,16 @@ Time is always injected (a fake clock, a fixed ``now``): nothing here sleeps.
 
 from __future__ import annotations
 
+import json
 import math
+import random
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_sigmamind.defaults import DEFAULT_MAX_RETRIES
 from airflow_provider_sigmamind.exceptions import (
     SigmaMindAuthError,
     SigmaMindError,
@@ -129,7 +132,6 @@ def test_parse_retry_after_never_raises_and_is_never_negative(value: str) -> Non
         ("max_retries", 2.0),
         ("max_retries", True),
         ("max_retries", "3"),
-        ("max_retries", None),
         ("backoff_initial", -0.1),
         ("backoff_initial", math.nan),
         ("backoff_initial", "1"),
@@ -155,10 +157,46 @@ def test_policy_accepts_zeroes() -> None:
 
 def test_policy_defaults_are_sane() -> None:
     p = RetryPolicy()
-    assert p.max_retries >= 1
+    assert p.max_retries is None  # the connection's count, else DEFAULT_MAX_RETRIES
+    assert p.start().max_retries == DEFAULT_MAX_RETRIES >= 1
     assert 0 < p.backoff_initial <= p.backoff_max
     assert p.retry_after_max > 0
     assert p.deadline > p.backoff_max
+
+
+# -- as a trigger's kwargs -------------------------------------------------------------------------
+
+
+def test_to_kwargs_is_json_primitives_without_the_jitter() -> None:
+    p = RetryPolicy(max_retries=2, backoff_initial=0.5, backoff_max=4, retry_after_max=9, deadline=60, jitter=lambda: 0)
+    kwargs = p.to_kwargs()
+    assert kwargs == {"max_retries": 2, "backoff_initial": 0.5, "backoff_max": 4, "retry_after_max": 9, "deadline": 60}
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    rebuilt = RetryPolicy.from_kwargs(kwargs)
+    assert rebuilt == p
+    assert rebuilt.jitter is random.random
+
+
+def test_from_kwargs_keeps_a_count_left_to_the_connection() -> None:
+    assert RetryPolicy.from_kwargs(RetryPolicy().to_kwargs()).max_retries is None
+
+
+def test_from_kwargs_fills_in_defaults_and_ignores_unknown_keys() -> None:
+    assert RetryPolicy.from_kwargs({"deadline": 5, "added_in_a_later_release": 1}) == RetryPolicy(deadline=5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"deadline": -1}, "RetryPolicy.deadline"),
+        ({"max_retries": "3"}, "RetryPolicy.max_retries"),
+        ({"jitter": 0.5, "backoff_max": None}, "RetryPolicy.backoff_max"),
+        ([("deadline", 5)], "expected a mapping"),
+    ],
+)
+def test_from_kwargs_checks_what_it_is_given(kwargs: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        RetryPolicy.from_kwargs(kwargs)  # type: ignore[arg-type]
 
 
 # -- backoff -------------------------------------------------------------------------------------

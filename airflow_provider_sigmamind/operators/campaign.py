@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
-
+from airflow_provider_sigmamind.campaign_fields import CampaignChanges, CampaignField, CampaignPayload, NewCampaign
+from airflow_provider_sigmamind.compat import AirflowSensorTimeout, BaseOperator, conf
 from airflow_provider_sigmamind.contacts import PHONE_CHECKS, VALIDATE_MODES, PhoneCheck, ValidateMode
 from airflow_provider_sigmamind.defaults import DEFAULT_CONN_ID
-from airflow_provider_sigmamind.exceptions import SigmaMindContactListError, SigmaMindInvalidInputError
+from airflow_provider_sigmamind.durable import create_once
+from airflow_provider_sigmamind.events import outcome
+from airflow_provider_sigmamind.exceptions import (
+    SigmaMindCampaignStatusError,
+    SigmaMindContactListError,
+    SigmaMindError,
+    SigmaMindInvalidInputError,
+)
 from airflow_provider_sigmamind.hooks.sigmamind import DEFAULT_PAGE_SIZE, SigmaMindHook
+from airflow_provider_sigmamind.lineage import CampaignLineage
+from airflow_provider_sigmamind.models import Campaign, CampaignStatus
+from airflow_provider_sigmamind.text import shorten
+from airflow_provider_sigmamind.watch import CampaignWatch, poll_policy, wait_settings
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_provider_sigmamind.compat import Context
 
 __all__ = ["CreateCampaignOperator", "GetCampaignOperator", "ListCampaignsOperator", "UpdateCampaignOperator"]
 
 
-class GetCampaignOperator(BaseOperator):
+class GetCampaignOperator(CampaignLineage, BaseOperator):
     """Fetch one campaign and push its details to XCom.
 
     The return value (XCom ``return_value``) is the campaign exactly as SigmaMind sent it, in the
@@ -66,7 +78,7 @@ class GetCampaignOperator(BaseOperator):
             if self.fail_on_csv_errors:
                 raise SigmaMindContactListError(message, campaign_id=campaign.campaign_id)
             self.log.warning("%s", message)
-        return campaign.payload
+        return self.campaign_done(context, campaign.payload)
 
 
 def _optional_int(value: object, name: str) -> int | None:
@@ -77,12 +89,43 @@ def _optional_int(value: object, name: str) -> int | None:
         return int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise SigmaMindInvalidInputError(f"{name} must be a whole number, got {value!r}")
+    raise SigmaMindInvalidInputError(f"{name} must be a whole number, got {shorten(value)}")
 
 
 def _optional_text(value: object) -> Any:
     """``None`` for an argument left out or a template that rendered to nothing, else the value."""
     return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+def _templated(payload: type[CampaignPayload]) -> tuple[str, ...]:
+    """The payload's fields an operator templates: all but flags, which are checked when the DAG is parsed."""
+    return tuple(field.name for field in payload.arguments() if field.kind != "flag")
+
+
+def _json_rendered(payload: type[CampaignPayload]) -> dict[str, str]:
+    """The payload's JSON-object fields, shown as JSON in the Rendered Template view."""
+    return {field.name: "json" for field in payload.arguments() if field.kind == "object"}
+
+
+def _hook_arguments(operator: BaseOperator, payload: type[CampaignPayload]) -> dict[str, Any]:
+    """The operator's field attributes as the hook's keyword arguments, rendered template text converted."""
+    required = payload.required()
+    return {
+        field.name: _rendered(field, getattr(operator, field.name), required=field.name in required)
+        for field in payload.arguments()
+    }
+
+
+def _rendered(field: CampaignField, value: object, *, required: bool) -> Any:
+    """What a field's argument or rendered template means: ``"5"`` is 5; an empty optional text is "not given".
+
+    A required text is passed as it is, so that an empty one is reported as empty.
+    """
+    if field.kind == "count":
+        return _optional_int(value, field.name)
+    if field.kind == "text" and not required:
+        return _optional_text(value)
+    return value
 
 
 def _contact_source(contacts: object) -> str | bytes | os.PathLike[str] | list[Mapping[str, Any]]:
@@ -95,7 +138,7 @@ def _contact_source(contacts: object) -> str | bytes | os.PathLike[str] | list[M
         path = Path(contacts.strip()).expanduser()
         if not path.is_file():
             raise SigmaMindInvalidInputError(
-                f"contacts: no file at {str(path)!r}; a one-line string is read as a path "
+                f"contacts: no file at {shorten(str(path))}; a one-line string is read as a path "
                 "(CSV text needs a header line and at least one contact line)"
             )
         return path
@@ -108,7 +151,7 @@ def _contact_source(contacts: object) -> str | bytes | os.PathLike[str] | list[M
     )
 
 
-class CreateCampaignOperator(BaseOperator):
+class CreateCampaignOperator(CampaignLineage, BaseOperator):
     """Create a campaign from a contact list, after checking the list and the fields before sending.
 
     The contact list comes from a file path (``"/data/contacts-{{ ds }}.csv"``), CSV text (a string
@@ -121,11 +164,24 @@ class CreateCampaignOperator(BaseOperator):
     The XCom ``return_value`` is the created campaign as SigmaMind sent it, so the id is one pull
     away: ``{{ ti.xcom_pull(task_ids='create_campaign')['campaignId'] }}``.
 
-    The create is sent once and never retried by the hook (see
-    :meth:`~airflow_provider_sigmamind.hooks.sigmamind.SigmaMindHook.create_campaign`). Campaign
-    names are unique per account, so a task retry after a create that was in fact accepted fails
-    with HTTP 409 instead of dialling the list twice: give each run its own name
-    (``"Renewals {{ ds }}"``).
+    **Exactly once.** The create is sent once per try and never retried by the hook (see
+    :meth:`~airflow_provider_sigmamind.hooks.sigmamind.SigmaMindHook.create_campaign`), and a task
+    retry does not send it again (:mod:`airflow_provider_sigmamind.durable`): on Airflow 3.3+ the new
+    campaign's id is recorded in the task state store the moment SigmaMind answers, and a later try
+    of the same task instance reuses it; a try that cannot know whether its create took effect (the
+    answer was lost, a timeout, a 5xx, a crash) leaves the next try to look the campaign up by its
+    name, unique per account, and adopt it. Below Airflow 3.3 every retry looks the name up first.
+    Give each run its own name (``"Renewals {{ ds }}"``); ``docs/reliability.md`` lists the crash
+    windows that remain.
+
+    **Create and wait.** With ``wait_for_status`` the task then waits, in the same task, until the
+    campaign reaches one of those statuses, with the semantics of
+    :class:`~airflow_provider_sigmamind.sensors.campaign.CampaignStatusSensor` (a failure status, or
+    one from which no target can be reached, fails at once; an unknown status keeps waiting;
+    ``max_consecutive_errors`` failed polls in a row fail it; ``timeout`` raises
+    ``AirflowSensorTimeout``). It polls in the worker, or with ``deferrable=True`` hands the wait to
+    the triggerer. A retry during the wait resumes the wait on the campaign already created. The
+    XCom is then the campaign as last seen.
 
     :param campaign_name: 1 to 128 characters, unique per account (templated).
     :param sip_phone_number: the E.164 number that dials out (templated).
@@ -141,23 +197,20 @@ class CreateCampaignOperator(BaseOperator):
     :param required_variables: variables every row must have; ``None`` means every column (templated).
     :param phone_check: ``"valid"`` (E.164 and a number that can exist) or ``"e164"`` (pattern only).
     :param sigmamind_conn_id: the ``sigmamind`` connection to use (templated).
+    :param wait_for_status: statuses to wait for after the create (``["live"]``); ``None`` does not wait.
+    :param failure_statuses: statuses that fail the wait at once (default: none).
+    :param poll_interval: seconds between two looks at the campaign while waiting.
+    :param timeout: seconds the wait may take, counted from the start of each try.
+    :param max_consecutive_errors: failing polls in a row after which the wait fails.
+    :param deferrable: wait in the triggerer (a
+        :class:`~airflow_provider_sigmamind.triggers.campaign.CampaignStatusTrigger`) instead of the
+        worker. Defaults to ``[operators] default_deferrable``.
     """
 
-    template_fields: Sequence[str] = (
-        "campaign_name",
-        "sip_phone_number",
-        "agent_id",
-        "contacts",
-        "concurrent_calls",
-        "scheduled_date",
-        "scheduled_time",
-        "scheduled_timezone",
-        "variables",
-        "required_variables",
-        "sigmamind_conn_id",
-    )
-    template_fields_renderers: ClassVar[dict[str, str]] = {"variables": "json"}
+    template_fields: Sequence[str] = (*_templated(NewCampaign), "contacts", "required_variables", "sigmamind_conn_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = _json_rendered(NewCampaign)
     ui_color = "#e8f0fe"
+    lineage_role = "creates"
 
     def __init__(
         self,
@@ -175,9 +228,28 @@ class CreateCampaignOperator(BaseOperator):
         required_variables: Sequence[str] | None = None,
         phone_check: PhoneCheck = "valid",
         sigmamind_conn_id: str = DEFAULT_CONN_ID,
+        wait_for_status: Iterable[str | CampaignStatus] | str | None = None,
+        failure_statuses: Iterable[str | CampaignStatus] | str | None = None,
+        poll_interval: float = 60.0,
+        timeout: float = 7 * 24 * 3600.0,
+        max_consecutive_errors: int = 3,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.wait_for_status: list[CampaignStatus] | None = None
+        self.failure_statuses: list[CampaignStatus] = []
+        self.max_consecutive_errors = max_consecutive_errors
+        if wait_for_status is not None:
+            self.wait_for_status, self.failure_statuses, self.max_consecutive_errors = wait_settings(
+                wait_for_status, failure_statuses, max_consecutive_errors
+            )
+        for name, seconds in (("poll_interval", poll_interval), ("timeout", timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < float("inf"):
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {seconds!r}")
+        self.poll_interval = float(poll_interval)
+        self.timeout = float(timeout)
+        self.deferrable = deferrable
         if validate not in VALIDATE_MODES:
             raise ValueError(f"validate must be one of {', '.join(VALIDATE_MODES)}, got {validate!r}")
         if phone_check not in PHONE_CHECKS:
@@ -203,25 +275,94 @@ class CreateCampaignOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         contacts = _contact_source(self.contacts)
+        arguments = _hook_arguments(self, NewCampaign)
         with self.hook as hook:
-            campaign = hook.create_campaign(
-                campaign_name=self.campaign_name,
-                sip_phone_number=self.sip_phone_number,
-                agent_id=self.agent_id,
-                contacts=contacts,
-                concurrent_calls=_optional_int(self.concurrent_calls, "concurrent_calls"),
-                scheduled_date=_optional_text(self.scheduled_date),
-                scheduled_time=_optional_text(self.scheduled_time),
-                scheduled_timezone=_optional_text(self.scheduled_timezone),
-                variables=self.variables,
-                validate=self.validate,
-                required_variables=self.required_variables,
-                phone_check=self.phone_check,
-            )
-        return campaign.payload
+
+            def create() -> Campaign:
+                return hook.create_campaign(
+                    **arguments,
+                    contacts=contacts,
+                    validate=self.validate,
+                    required_variables=self.required_variables,
+                    phone_check=self.phone_check,
+                )
+
+            campaign = create_once(hook, context, str(arguments["campaign_name"]), create, self.log)
+            if self.wait_for_status is not None:
+                return self.campaign_done(context, self._wait(hook, campaign), contacts=contacts)
+        return self.campaign_done(context, campaign.payload, contacts=contacts)
+
+    def _wait(self, hook: SigmaMindHook, campaign: Campaign) -> dict[str, Any]:
+        """Wait for ``wait_for_status``, first judging ``campaign`` as just seen; poll here or defer."""
+        assert self.wait_for_status is not None
+        watch = CampaignWatch(
+            targets=self.wait_for_status,
+            failures=self.failure_statuses,
+            max_consecutive_errors=self.max_consecutive_errors,
+            log=self.log,
+        )
+        deadline = watch.started + self.timeout
+        while True:
+            verdict = watch.observe(campaign)
+            if verdict.outcome == "success":
+                return campaign.payload
+            if verdict.outcome == "failure":
+                raise SigmaMindCampaignStatusError(verdict.reason, campaign_id=campaign.campaign_id)
+            if self.deferrable:
+                self._defer(hook, watch, campaign.campaign_id, deadline)
+            while True:
+                left = deadline - time.time()
+                if left <= 0:
+                    wanted = " or ".join(s.value for s in self.wait_for_status)
+                    raise AirflowSensorTimeout(f"campaign {campaign.campaign_id!r} did not reach {wanted} in time")
+                time.sleep(min(self.poll_interval, left))
+                config = hook.config
+                policy = poll_policy(config.retry_policy, timeout=config.timeout, deadline=deadline)
+                try:
+                    campaign = hook.get_campaign(campaign.campaign_id, policy=policy)
+                    break
+                except SigmaMindError as err:
+                    watch.poll_failed(err)
+
+    def _defer(self, hook: SigmaMindHook, watch: CampaignWatch, campaign_id: str, deadline: float) -> None:
+        """Hand the rest of the wait to the triggerer (raises ``TaskDeferred``)."""
+        from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
+
+        assert self.wait_for_status is not None
+        trigger = CampaignStatusTrigger.continuing(
+            watch,
+            hook.config,
+            campaign_id=campaign_id,
+            sigmamind_conn_id=self.sigmamind_conn_id,
+            target_statuses=[s.value for s in self.wait_for_status],
+            failure_statuses=[s.value for s in self.failure_statuses],
+            poll_interval=self.poll_interval,
+            deadline=deadline,
+            max_consecutive_errors=self.max_consecutive_errors,
+            execution_deadline=None
+            if self.execution_timeout is None
+            else watch.started + self.execution_timeout.total_seconds(),
+        )
+        self.log.info("Campaign %r is not %s yet; deferring to the triggerer", campaign_id, trigger.target_statuses)
+        self.defer(trigger=trigger, method_name="execute_complete", kwargs={"campaign_id": campaign_id})
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, campaign_id: str | None = None
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired: the campaign payload, or the error poke mode would raise.
+
+        :param event: the trigger's event (see :mod:`airflow_provider_sigmamind.events`).
+        :param campaign_id: the campaign waited for (the event names it too).
+        """
+        if campaign_id is None and isinstance(event, dict):
+            named = event.get("campaign_id") or (event.get("campaign") or {}).get("campaignId")
+            campaign_id = str(named) if named else None
+        payload: dict[str, Any] = outcome(event, campaign_id=campaign_id or "(unknown)")
+        self.log.info("Campaign %r reached %r", campaign_id, payload.get("campaignStatus"))
+        return self.campaign_done(context, payload)
 
 
-class UpdateCampaignOperator(BaseOperator):
+class UpdateCampaignOperator(CampaignLineage, BaseOperator):
     """Change some fields of a campaign; only the arguments given are sent (``PATCH``).
 
     Arguments left out (``None``), and templates that render to an empty string, leave their field
@@ -241,20 +382,10 @@ class UpdateCampaignOperator(BaseOperator):
     :param sigmamind_conn_id: the ``sigmamind`` connection to use (templated).
     """
 
-    template_fields: Sequence[str] = (
-        "campaign_id",
-        "campaign_name",
-        "sip_phone_number",
-        "agent_id",
-        "concurrent_calls",
-        "scheduled_date",
-        "scheduled_time",
-        "scheduled_timezone",
-        "dynamic_variables",
-        "sigmamind_conn_id",
-    )
-    template_fields_renderers: ClassVar[dict[str, str]] = {"dynamic_variables": "json"}
+    template_fields: Sequence[str] = ("campaign_id", *_templated(CampaignChanges), "sigmamind_conn_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = _json_rendered(CampaignChanges)
     ui_color = "#e8f0fe"
+    lineage_role = "updates"
 
     def __init__(
         self,
@@ -294,19 +425,8 @@ class UpdateCampaignOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         with self.hook as hook:
-            campaign = hook.update_campaign(
-                self.campaign_id,
-                campaign_name=_optional_text(self.campaign_name),
-                sip_phone_number=_optional_text(self.sip_phone_number),
-                agent_id=_optional_text(self.agent_id),
-                concurrent_calls=_optional_int(self.concurrent_calls, "concurrent_calls"),
-                scheduled=self.scheduled,
-                scheduled_date=_optional_text(self.scheduled_date),
-                scheduled_time=_optional_text(self.scheduled_time),
-                scheduled_timezone=_optional_text(self.scheduled_timezone),
-                dynamic_variables=self.dynamic_variables,
-            )
-        return campaign.payload
+            campaign = hook.update_campaign(self.campaign_id, **_hook_arguments(self, CampaignChanges))
+        return self.campaign_done(context, campaign.payload)
 
 
 class ListCampaignsOperator(BaseOperator):

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed-demo", action="store_true", help="add the demo campaigns")
     parser.add_argument("--live-duration", type=float, default=5.0, help="seconds a created campaign stays live")
+    parser.add_argument("--state-file", default=None, help="JSON file keeping the campaigns across restarts")
     args = parser.parse_args(argv)
     try:
         simulator = SigmaMindSimulator(
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             seed_demo=args.seed_demo,
             live_duration=args.live_duration,
+            state_file=args.state_file,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -6,7 +6,8 @@ No key is needed and only loopback peers are served. Admin requests are neither 
 - ``GET /_sim/requests[?campaign_id=ID]``: the recorded requests as JSON
 - ``POST /_sim/reset``
 - ``POST /_sim/campaigns``: body = ``add_campaign`` keyword arguments; script faults as
-  ``{"fault": "rate_limit", "retry_after": 2}``; an overrides value ``"$missing"`` removes that field
+  ``{"fault": "rate_limit", "retry_after": 2}``; an overrides value ``"$missing"`` removes that field;
+  ``call_mix`` as in ``CallMix.from_dict`` (``{"generation": "newer", "outcomes": [...]}``)
 - ``POST /_sim/campaigns/{id}/status``: ``{"status": "completed"}``
 - ``POST /_sim/faults``: ``{"fault": kind, ...constructor arguments, "campaign_id": ..., "times": ...}``
 """
@@ -17,6 +18,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
+from airflow_provider_sigmamind.simulator.calls import CallMix
 from airflow_provider_sigmamind.simulator.campaigns import MISSING, MISSING_JSON, ApiError, error_body
 from airflow_provider_sigmamind.simulator.faults import Fault
 from airflow_provider_sigmamind.simulator.protocol import Request, Response
@@ -25,7 +27,19 @@ if TYPE_CHECKING:
     from airflow_provider_sigmamind.simulator.server import SigmaMindSimulator
 
 _ADD_CAMPAIGN_ARGS = frozenset(
-    {"campaign_id", "name", "status", "live_after", "complete_after", "script", "errors", "overrides"}
+    {
+        "campaign_id",
+        "name",
+        "status",
+        "live_after",
+        "complete_after",
+        "script",
+        "errors",
+        "overrides",
+        "concurrent_calls",
+        "calls",
+        "call_mix",
+    }
 )
 
 
@@ -92,6 +106,8 @@ def _campaign_kwargs(body: Any) -> dict[str, Any]:
     kwargs = dict(body)
     if kwargs.get("script") is not None:
         kwargs["script"] = [Fault.from_dict(entry) if isinstance(entry, dict) else entry for entry in kwargs["script"]]
+    if kwargs.get("call_mix") is not None:
+        kwargs["call_mix"] = CallMix.from_dict(kwargs["call_mix"])
     if kwargs.get("overrides") is not None:
         kwargs["overrides"] = {
             key: MISSING if value == MISSING_JSON else value for key, value in kwargs["overrides"].items()

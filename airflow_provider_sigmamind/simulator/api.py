@@ -1,13 +1,14 @@
-"""The campaign endpoints of the SigmaMind simulator: routing and answers, no I/O."""
+"""The endpoints of the SigmaMind simulator (``/v1/campaigns``, ``/v1/calls``): routing and answers, no I/O."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow_provider_sigmamind.simulator.calls import CALL_STATUSES, CallBook, contacts_from_csv
 from airflow_provider_sigmamind.simulator.campaigns import (
     STATUSES,
     ApiError,
@@ -29,13 +30,27 @@ class CampaignApi:
     :param lock: the lock guarding ``campaigns`` (shared with the simulator's Python API).
     :param clock: the simulator's monotonic clock.
     :param live_duration: seconds a created campaign stays live.
+    :param max_page_size: the silent cap on list pages, if any.
+    :param list_envelope: the list envelope's fields to send besides ``data`` (default: all).
+    :param calls: the campaigns' calls (a created campaign dials its contacts).
     """
 
-    def __init__(self, *, lock: threading.RLock, clock: Callable[[], float], live_duration: float) -> None:
+    def __init__(
+        self,
+        *,
+        lock: threading.RLock,
+        clock: Callable[[], float],
+        live_duration: float,
+        max_page_size: int | None = None,
+        list_envelope: Collection[str] | None = None,
+        calls: CallBook | None = None,
+    ) -> None:
         self.lock = lock
         self.clock = clock
         self.live_duration = live_duration
+        self.paging = Paging(max_page_size, list_envelope)
         self.campaigns: dict[str, Campaign] = {}
+        self.calls = calls if calls is not None else CallBook()
 
     def respond(self, request: Request, record: RecordedRequest) -> tuple[Response, Fault | None]:
         """Return the API's answer, and the script fault to serve in its place, if any.
@@ -78,6 +93,7 @@ class CampaignApi:
             while campaign.campaign_id in self.campaigns:
                 campaign.campaign_id = new_campaign_id()
             self.campaigns[campaign.campaign_id] = campaign
+            self.calls.add(campaign, now=now, wall_now=wall_now, contacts=contacts_from_csv(form["file"]))
             return Response(201, json.dumps(campaign.payload(now)).encode())
 
     def _list(self, query: dict[str, str], now: float) -> dict[str, Any]:
@@ -89,21 +105,12 @@ class CampaignApi:
         status = query.get("status")
         if status is not None and status not in STATUSES:
             raise ApiError(400, f"status must be one of {', '.join(STATUSES)}")
-        page, size = _int_param(query, "page", 0, 0), _int_param(query, "size", 10, 1)
+        page, size = self.paging.page_and_size(query)
         with self.lock:
             items = [campaign.payload(now) for campaign in self.campaigns.values()]
         if status is not None:
             items = [item for item in items if item.get("campaignStatus") == status]
-        pages = -(-len(items) // size)
-        return {
-            "data": items[page * size : (page + 1) * size],
-            "page": page,
-            "size": size,
-            "totalCount": len(items),
-            "totalPages": pages,
-            "hasNext": page + 1 < pages,
-            "hasPrevious": page > 0,
-        }
+        return self.paging.envelope(items[page * size : (page + 1) * size], len(items), page, size, "totalCount")
 
     def _item(self, request: Request, campaign_id: str) -> tuple[Response, Fault | None]:
         """Answer ``/v1/campaigns/{campaignId}``: GET (consumes a script entry), PATCH or DELETE.
@@ -120,6 +127,7 @@ class CampaignApi:
                 raise ApiError(404, f"Campaign {campaign_id} not found")
             if request.method == "DELETE":
                 del self.campaigns[campaign_id]
+                self.calls.remove(campaign_id)
                 return Response(204), None
             script_entry = None
             if request.method == "PATCH":
@@ -144,6 +152,97 @@ class CampaignApi:
         for other in self.campaigns.values():
             if other.name == name and other.campaign_id != campaign_id:
                 raise ApiError(409, f"A campaign named '{name}' already exists")
+
+
+class Paging:
+    """The paging rules every list follows: ``page`` and ``size`` read alike, one envelope shape.
+
+    :param max_page_size: cap every page at this many items, silently.
+    :param list_envelope: the envelope fields to send besides ``data`` (``totalCount`` stands for
+        either spelling of the total); ``None`` for all.
+    """
+
+    def __init__(self, max_page_size: int | None, list_envelope: Collection[str] | None) -> None:
+        self.max_page_size = max_page_size
+        fields = None if list_envelope is None else set(list_envelope)
+        if fields is not None and fields & {"totalCount", "totalCounts"}:
+            fields |= {"totalCount", "totalCounts"}
+        self.list_envelope = None if fields is None else frozenset(fields)
+
+    def page_and_size(self, query: dict[str, str]) -> tuple[int, int]:
+        """The zero-based page and the page size asked for (after the cap), else a 400."""
+        page, size = _int_param(query, "page", 0, 0), _int_param(query, "size", 10, 1)
+        if self.max_page_size is not None:  # an undocumented cap, applied without a word
+            size = min(size, self.max_page_size)
+        return page, size
+
+    def envelope(self, data: list[Any], total: int, page: int, size: int, total_name: str) -> dict[str, Any]:
+        """One page's answer: ``data`` and the envelope, the total spelt ``total_name``."""
+        pages = -(-total // size)
+        envelope = {
+            "data": data,
+            "page": page,
+            "size": size,
+            total_name: total,
+            "totalPages": pages,
+            "hasNext": page + 1 < pages,
+            "hasPrevious": page > 0,
+        }
+        if self.list_envelope is not None:
+            envelope = {name: value for name, value in envelope.items() if name in self.list_envelope or name == "data"}
+        return envelope
+
+
+class CallApi:
+    """The ``/v1/calls`` endpoints: the list (``status``, ``page``, ``size``) and one call.
+
+    :param lock: the lock guarding the campaigns and their calls.
+    :param clock: the simulator's monotonic clock.
+    :param calls: the campaigns' calls.
+    :param paging: the paging rules shared with the campaign list.
+    """
+
+    def __init__(self, *, lock: threading.RLock, clock: Callable[[], float], calls: CallBook, paging: Paging) -> None:
+        self.lock = lock
+        self.clock = clock
+        self.calls = calls
+        self.paging = paging
+
+    def respond(self, request: Request, record: RecordedRequest) -> Response:
+        """Return the API's answer to a ``/v1/calls`` request.
+
+        :param request: the request.
+        :param record: its record.
+        """
+        try:
+            if not record.authorized:
+                raise ApiError(401, "Invalid or missing API key")
+            segments = request.segments
+            if len(segments) > 4 or (len(segments) == 4 and not segments[3]):
+                raise ApiError(404, "No such endpoint")
+            if request.method != "GET":
+                raise ApiError(405, f"Method {request.method} not allowed")
+            now = self.clock()
+            if len(segments) == 3:
+                return Response(200, json.dumps(self._list(record.query, now)).encode())
+            with self.lock:
+                found = self.calls.find(segments[3], now)
+                if found is None:
+                    raise ApiError(404, f"Call {segments[3]} not found")
+                plan, index = found
+                call = plan.call(index, now, plan.campaign.payload(now))
+            return Response(200, json.dumps(call).encode())
+        except ApiError as exc:
+            return Response(exc.status, error_body(exc.status, exc.message, record.path))
+
+    def _list(self, query: dict[str, str], now: float) -> dict[str, Any]:
+        status = query.get("status")
+        if status is not None and status not in CALL_STATUSES:
+            raise ApiError(400, f"status must be one of {', '.join(CALL_STATUSES)}")
+        page, size = self.paging.page_and_size(query)
+        with self.lock:
+            data, total = self.calls.page(status, now, page, size)
+        return self.paging.envelope(data, total, page, size, "totalCounts")
 
 
 def _int_param(query: dict[str, str], name: str, default: int, minimum: int) -> int:

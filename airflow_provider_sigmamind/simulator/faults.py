@@ -67,7 +67,7 @@ class Fault:
 
     Build faults with the classmethods (``Fault.rate_limit()``, ``Fault.drop()``, ...), then queue
     them with ``SigmaMindSimulator.inject`` or put them in a campaign's ``script``.
-    Only ``slow`` (without ``then``) and ``reset_mid_body`` let the request reach the API: all other
+    Only ``slow`` (without ``then``), ``answer_late`` and ``reset_mid_body`` let the request reach the API: all other
     faults answer in its place, so a faulted create or update changes nothing.
 
     :param kind: the constructor that made the fault (``"rate_limit"``, ``"drop"``, ...).
@@ -77,8 +77,8 @@ class Fault:
     :param headers: extra response headers.
     :param delay: seconds to wait (``slow``).
     :param then: fault served after the delay (``slow``); None answers normally.
-    :param interval: seconds between bytes (``trickle``).
-    :param size: body size in bytes (``huge``).
+    :param interval: seconds between bytes (``trickle``, ``trickle_head``).
+    :param size: body size in bytes (``huge``; inflated, for ``gzip_bomb``).
     """
 
     kind: str
@@ -154,14 +154,45 @@ class Fault:
         return cls("reset_mid_body")
 
     @classmethod
+    def answer_late(cls, delay: float) -> Fault:
+        """Process the request at once, then wait ``delay`` seconds before answering (a create that took
+        effect while its client died waiting).
+
+        :param delay: seconds between processing the request and sending the answer.
+        """
+        if delay < 0:
+            raise ValueError("delay must be >= 0")
+        return cls("answer_late", delay=float(delay))
+
+    @classmethod
     def trickle(cls, interval: float = 0.5) -> Fault:
-        """Send 200 headers claiming a large body, then one byte per interval until either side closes.
+        """Send 200 headers claiming a 100 kB body, then one byte per interval until either side closes.
 
         :param interval: seconds between two bytes.
         """
         if interval <= 0:
             raise ValueError("interval must be > 0")
         return cls("trickle", interval=float(interval))
+
+    @classmethod
+    def trickle_head(cls, interval: float = 0.5) -> Fault:
+        """Send the response head itself one byte per interval (a read timeout per byte never trips).
+
+        :param interval: seconds between two bytes.
+        """
+        if interval <= 0:
+            raise ValueError("interval must be > 0")
+        return cls("trickle_head", interval=float(interval))
+
+    @classmethod
+    def gzip_bomb(cls, size: int) -> Fault:
+        """Answer 200 with a small gzip body (``Content-Encoding: gzip``) that inflates to ``size`` bytes.
+
+        :param size: the inflated size in bytes.
+        """
+        if size < 0:
+            raise ValueError("size must be >= 0")
+        return cls("gzip_bomb", size=int(size))
 
     @classmethod
     def malformed(cls, kind: str) -> Fault:
@@ -227,7 +258,10 @@ class Fault:
             "slow": cls.slow,
             "drop": cls.drop,
             "reset_mid_body": cls.reset_mid_body,
+            "answer_late": cls.answer_late,
             "trickle": cls.trickle,
+            "trickle_head": cls.trickle_head,
+            "gzip_bomb": cls.gzip_bomb,
             "malformed": cls.malformed,
             "body": cls.body,
             "huge": cls.huge,
@@ -241,3 +275,41 @@ class Fault:
             return builders[kind](**args)
         except TypeError as exc:
             raise ValueError(f"bad arguments for fault {kind!r}: {exc}") from None
+
+
+@dataclass
+class _Queued:
+    """A fault waiting for matching requests; ``remaining`` None means forever."""
+
+    fault: Fault
+    campaign_id: str | None
+    remaining: int | None
+
+
+class FaultQueue:
+    """Injected faults, first queued first served (the simulator guards it with its lock)."""
+
+    def __init__(self) -> None:
+        self._queued: list[_Queued] = []
+
+    def add(self, fault: Fault, campaign_id: str | None, times: int | None) -> None:
+        """Queue ``fault`` for the next ``times`` requests for ``campaign_id`` (``None``: any request, forever)."""
+        self._queued.append(_Queued(fault, campaign_id, times))
+
+    def take(self, campaign_id: str | None) -> Fault | None:
+        """Pop the first queued fault matching a request.
+
+        :param campaign_id: the request's campaign id, or None.
+        """
+        for queued in self._queued:
+            if queued.campaign_id is None or queued.campaign_id == campaign_id:
+                if queued.remaining is not None:
+                    queued.remaining -= 1
+                    if queued.remaining <= 0:
+                        self._queued.remove(queued)
+                return queued.fault
+        return None
+
+    def clear(self) -> None:
+        """Drop every queued fault."""
+        self._queued.clear()

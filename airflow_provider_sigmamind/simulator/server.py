@@ -10,44 +10,30 @@ import asyncio
 import copy
 import json
 import logging
+import os
+import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from airflow_provider_sigmamind.simulator.admin import admin_response
-from airflow_provider_sigmamind.simulator.api import CampaignApi
+from airflow_provider_sigmamind.simulator.api import CallApi, CampaignApi
+from airflow_provider_sigmamind.simulator.calls import CallBook, CallMix, check_counts
 from airflow_provider_sigmamind.simulator.campaigns import MISSING, Campaign, error_body, new_campaign_id, timeline
-from airflow_provider_sigmamind.simulator.faults import SAMPLE_CAMPAIGN, Fault
-from airflow_provider_sigmamind.simulator.protocol import (
-    MAX_HEAD,
-    ProtocolError,
-    Request,
-    Response,
-    read_request,
-    response_head,
-)
+from airflow_provider_sigmamind.simulator.faults import Fault, FaultQueue
+from airflow_provider_sigmamind.simulator.protocol import MAX_HEAD, ProtocolError, Request, Response, read_request
 from airflow_provider_sigmamind.simulator.recording import RecordedRequest, RecordEntry, record_request
+from airflow_provider_sigmamind.simulator.state import load_campaigns, save_campaigns
+from airflow_provider_sigmamind.simulator.wire import send, serve_fault
 
 DEFAULT_API_KEY = "sim-test-key"
 LOOPBACK = "127.0.0.1"
 _log = logging.getLogger(__name__)
-_TRICKLE_LENGTH = 1_000_000_000
-_CHUNK = 64 * 1024
 _DEMO_ERRORS = ["Row 3: missing required variable 'customer_name'", "Row 7: invalid phone number '+1234'"]
-
-
-@dataclass
-class _QueuedFault:
-    """A fault waiting for matching requests; ``remaining`` None means forever."""
-
-    fault: Fault
-    campaign_id: str | None
-    remaining: int | None
 
 
 class SigmaMindSimulator:
@@ -62,6 +48,18 @@ class SigmaMindSimulator:
     :param live_duration: seconds a created campaign stays live before it is completed.
     :param clock: monotonic clock driving campaign timelines; pass your own to move time by hand.
     :param record_limit: how many recorded requests to keep (the oldest are dropped).
+    :param ssl_context: serve HTTPS with this server context (its certificate for ``localhost``)
+        instead of plain HTTP; for tests of TLS, proxies and CA bundles.
+    :param max_page_size: cap every list page at this many items, silently (the real API documents
+        no maximum; a server may still have one).
+    :param list_envelope: the list envelope's fields to send besides ``data`` (default: all of
+        ``page``, ``size``, ``totalCount``, ``totalPages``, ``hasNext``, ``hasPrevious``; the call
+        list spells its total ``totalCounts``, and either name selects it).
+    :param call_mix: what the campaigns' calls are like (outcomes, durations, reasons, drift);
+        see :mod:`~airflow_provider_sigmamind.simulator.calls`.
+    :param state_file: a JSON file that keeps the campaigns across restarts (not their calls): read
+        when the simulator is made (the demo campaigns are added only when it holds none), written
+        after every change (:mod:`~airflow_provider_sigmamind.simulator.state`).
     """
 
     def __init__(
@@ -74,6 +72,11 @@ class SigmaMindSimulator:
         live_duration: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         record_limit: int = 100_000,
+        ssl_context: ssl.SSLContext | None = None,
+        max_page_size: int | None = None,
+        list_envelope: Collection[str] | None = None,
+        call_mix: CallMix | None = None,
+        state_file: str | os.PathLike[str] | None = None,
     ) -> None:
         if host != LOOPBACK:
             raise ValueError("the simulator only binds 127.0.0.1")
@@ -89,9 +92,18 @@ class SigmaMindSimulator:
         self._live_duration = live_duration
         self._clock = clock
         self._lock = threading.RLock()
-        self._api = CampaignApi(lock=self._lock, clock=clock, live_duration=live_duration)
+        self._api = CampaignApi(
+            lock=self._lock,
+            clock=clock,
+            live_duration=live_duration,
+            max_page_size=max_page_size,
+            list_envelope=list_envelope,
+            calls=CallBook(call_mix),
+        )
         self._campaigns = self._api.campaigns
-        self._faults: list[_QueuedFault] = []
+        self._calls = self._api.calls
+        self._call_api = CallApi(lock=self._lock, clock=clock, calls=self._calls, paging=self._api.paging)
+        self._faults = FaultQueue()
         self._records: deque[RecordEntry] = deque(maxlen=record_limit)
         self._stats = dict.fromkeys(
             ("open_connections", "peak_open_connections", "total_requests", "total_connections"), 0
@@ -102,7 +114,11 @@ class SigmaMindSimulator:
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
-        if seed_demo:
+        self._ssl_context = ssl_context
+        self._state_file = state_file
+        if state_file is not None:
+            self._campaigns.update(load_campaigns(state_file, clock))
+        if seed_demo and not self._campaigns:
             self._seed()
 
     def __repr__(self) -> str:
@@ -118,7 +134,9 @@ class SigmaMindSimulator:
 
     @property
     def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:PORT``."""
+        """The base URL, ``http://127.0.0.1:PORT`` (``https://localhost:PORT`` when serving TLS)."""
+        if self._ssl_context is not None:
+            return f"https://localhost:{self._port}"
         return f"http://{self.host}:{self._port}"
 
     @property
@@ -188,7 +206,7 @@ class SigmaMindSimulator:
         self._stop_event = asyncio.Event()
         try:
             server = await asyncio.start_server(
-                self._serve_connection, self.host, self._port, limit=MAX_HEAD, backlog=4096
+                self._serve_connection, self.host, self._port, limit=MAX_HEAD, backlog=4096, ssl=self._ssl_context
             )
         except OSError as exc:
             self._startup_error = exc
@@ -226,7 +244,7 @@ class SigmaMindSimulator:
                     request = await read_request(reader, writer)
                 except ProtocolError as exc:
                     body = error_body(exc.status, exc.message, "")
-                    await self._send(writer, None, Response(exc.status, body), None)
+                    await send(writer, None, Response(exc.status, body), None)
                     break
                 if request is None or not await self._answer(request, reader, writer):
                     break
@@ -254,12 +272,12 @@ class SigmaMindSimulator:
         path = request.target.partition("?")[0]
         if path == "/_sim" or path.startswith("/_sim/"):
             peer = writer.get_extra_info("peername") or ("",)
-            return await self._send(writer, request, admin_response(self, request, str(peer[0])), None)
+            return await send(writer, request, admin_response(self, request, str(peer[0])), None)
         entry = record_request(request, self._key, self._clock)
         with self._lock:
             self._records.append(entry)
             self._stats["total_requests"] += 1
-            fault = self._take_fault(entry.request.campaign_id)
+            fault = self._faults.take(entry.request.campaign_id)
         if fault is not None:
             return await self._serve_fault(fault, request, entry, reader, writer, None)
         return await self._serve_api(request, entry, reader, writer)
@@ -274,13 +292,26 @@ class SigmaMindSimulator:
         :param reader: the connection's reader.
         :param writer: the connection's writer.
         """
-        response, script_fault = self._api.respond(request, entry.request)
+        response, script_fault = self._respond(request, entry)
         if script_fault is not None:
             return await self._serve_fault(script_fault, request, entry, reader, writer, response)
         if request.method == "GET" and entry.request.campaign_id is not None and response.status == 200:
             served = json.loads(response.body)
             entry.campaign_status = served.get("campaignStatus") if isinstance(served, dict) else None
-        return await self._send(writer, request, response, entry)
+        return await send(writer, request, response, entry)
+
+    def _respond(self, request: Request, entry: RecordEntry) -> tuple[Response, Fault | None]:
+        """The API's answer (and a campaign script's fault, if any), from the endpoint the path names.
+
+        :param request: the request.
+        :param entry: its record.
+        """
+        if request.segments[:3] == ["", "v1", "calls"]:
+            return self._call_api.respond(request, entry.request), None
+        answer = self._api.respond(request, entry.request)
+        if request.method != "GET":
+            self._save_state()
+        return answer
 
     async def _serve_fault(
         self,
@@ -306,140 +337,13 @@ class SigmaMindSimulator:
             if fault.then is not None:
                 return await self._serve_fault(fault.then, request, entry, reader, writer, normal)
             if normal is not None:
-                return await self._send(writer, request, normal, entry)
+                return await send(writer, request, normal, entry)
             return await self._serve_api(request, entry, reader, writer)
-        if fault.kind == "drop":
-            return False
-        if fault.kind == "reset_mid_body":
-            response = normal or self._api.respond(request, entry.request)[0]
-            status = 200 if response.status == 204 else response.status
-            length = max(len(response.body), 2)
-            entry.status = status
-            writer.write(self._head(status, request, response.content_type, length, response.headers))
-            writer.write(response.body[: length // 2])
-            await writer.drain()
-            return False
-        if fault.kind == "trickle":
-            await self._trickle(fault.interval, request, entry, reader, writer)
-            return False
-        if fault.kind == "huge":
-            await self._huge(fault.size, request, entry, writer)
-            return request.keep_alive
-        body = fault.payload
-        if body is None:
-            body = error_body(fault.code, "Simulated fault", entry.request.path)
-        response = Response(fault.code, body, list(fault.headers), fault.content_type)
-        return await self._send(writer, request, response, entry)
-
-    async def _trickle(
-        self,
-        interval: float,
-        request: Request,
-        entry: RecordEntry,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-    ) -> None:
-        """Send 200 headers claiming a large body, then one byte per interval until a side closes.
-
-        :param interval: seconds between bytes.
-        :param request: the request.
-        :param entry: its record.
-        :param reader: the connection's reader (to notice the client closing).
-        :param writer: the connection's writer.
-        """
-        entry.status = 200
-        writer.write(self._head(200, request, "application/json", _TRICKLE_LENGTH, []))
-        await writer.drain()
-        position = 0
-        while not reader.at_eof() and not writer.is_closing():
-            await asyncio.sleep(interval)
-            writer.write(SAMPLE_CAMPAIGN[position : position + 1])
-            await writer.drain()
-            position = (position + 1) % len(SAMPLE_CAMPAIGN)
-
-    async def _huge(self, size: int, request: Request, entry: RecordEntry, writer: asyncio.StreamWriter) -> None:
-        """Stream a JSON-looking body of ``size`` bytes without building it in memory.
-
-        :param size: body size in bytes.
-        :param request: the request.
-        :param entry: its record.
-        :param writer: the connection's writer.
-        """
-        prefix, suffix = b'{"campaignId": "camp_huge", "padding": "', b'"}'
-        if size < len(prefix) + len(suffix):
-            prefix, suffix = b" " * size, b""
-        entry.status = 200
-        writer.write(self._head(200, request, "application/json", size, []) + prefix)
-        padding, filler = size - len(prefix) - len(suffix), b"x" * _CHUNK
-        while padding > 0:
-            writer.write(filler[: min(padding, _CHUNK)])
-            padding -= _CHUNK
-            await writer.drain()
-        writer.write(suffix)
-        await writer.drain()
-
-    def _head(
-        self,
-        status: int,
-        request: Request | None,
-        content_type: str | None,
-        length: int | None,
-        extra: list[tuple[str, str]],
-    ) -> bytes:
-        """Render a response head with Connection, Content-Type and Content-Length.
-
-        :param status: the HTTP status.
-        :param request: the request (None if it could not be read: the connection closes).
-        :param content_type: the body's type, or None for no body.
-        :param length: the Content-Length, or None for no body.
-        :param extra: more headers.
-        """
-        keep_alive = request is not None and request.keep_alive
-        headers = [("Connection", "keep-alive" if keep_alive else "close")]
-        if content_type is not None and length is not None:
-            headers += [("Content-Type", content_type), ("Content-Length", str(length))]
-        return response_head(status, headers + extra)
-
-    async def _send(
-        self,
-        writer: asyncio.StreamWriter,
-        request: Request | None,
-        response: Response,
-        entry: RecordEntry | None,
-    ) -> bool:
-        """Write a complete response; return whether the connection stays open.
-
-        :param writer: the connection's writer.
-        :param request: the request (None if it could not be read).
-        :param response: the answer.
-        :param entry: the request's record, if recorded.
-        """
-        if entry is not None:
-            entry.status = response.status
-        if response.status in (204, 304):
-            head = self._head(response.status, request, None, None, response.headers)
-            writer.write(head)
-        else:
-            head = self._head(response.status, request, response.content_type, len(response.body), response.headers)
-            writer.write(head + response.body)
-        await writer.drain()
-        return request is not None and request.keep_alive
+        return await serve_fault(
+            fault, request, entry, reader, writer, lambda: normal or self._respond(request, entry)[0]
+        )
 
     # -- recording and faults --------------------------------------------------------------------
-
-    def _take_fault(self, campaign_id: str | None) -> Fault | None:
-        """Pop the first queued fault matching a request (caller holds the lock).
-
-        :param campaign_id: the request's campaign id, or None.
-        """
-        for queued in self._faults:
-            if queued.campaign_id is None or queued.campaign_id == campaign_id:
-                if queued.remaining is not None:
-                    queued.remaining -= 1
-                    if queued.remaining <= 0:
-                        self._faults.remove(queued)
-                return queued.fault
-        return None
 
     # -- the Python API --------------------------------------------------------------------------
 
@@ -454,6 +358,9 @@ class SigmaMindSimulator:
         script: list[str | Fault] | None = None,
         errors: list[str] | None = None,
         overrides: dict[str, Any] | None = None,
+        concurrent_calls: int = 5,
+        calls: int = 0,
+        call_mix: CallMix | None = None,
     ) -> dict[str, Any]:
         """Add a campaign and return its payload as the API would serve it.
 
@@ -468,11 +375,16 @@ class SigmaMindSimulator:
             repeats forever. Injected faults take precedence and do not consume an entry.
         :param errors: the CSV row errors to serve (``[]`` when None).
         :param overrides: fields merged into the payload last; a value of ``MISSING`` removes the field.
+        :param concurrent_calls: ``concurrentCalls``: how many of its calls are in progress at once.
+        :param calls: how many contacts it dials (generated, not stored: a million cost nothing);
+            dialled from when it is live, all over once it is completed.
+        :param call_mix: what its calls are like (default: the simulator's ``call_mix``).
         """
         now, wall_now = self._clock(), datetime.now(UTC)
         live_at, complete_at, scheduled_date = timeline(
             now=now, wall_now=wall_now, live_after=live_after, complete_after=complete_after
         )
+        check_counts(calls=calls, concurrent_calls=concurrent_calls)
         for entry in script or []:
             if not isinstance(entry, str | Fault):
                 raise TypeError(f"script entries must be str or Fault, not {type(entry).__name__}")
@@ -491,6 +403,7 @@ class SigmaMindSimulator:
             errors=None if errors is None else list(errors),
             overrides=copy.deepcopy(overrides or {}),
             script=list(script or []),
+            concurrent_calls=concurrent_calls,
         )
         if not campaign.campaign_id:
             raise ValueError("campaign_id must not be empty")
@@ -498,7 +411,17 @@ class SigmaMindSimulator:
             if campaign.campaign_id in self._campaigns:
                 raise ValueError(f"campaign {campaign.campaign_id} already exists")
             self._campaigns[campaign.campaign_id] = campaign
+            self._calls.add(campaign, now=now, wall_now=wall_now, count=calls, mix=call_mix)
+            self._save_state()
             return copy.deepcopy(campaign.payload(now))
+
+    def calls_of(self, campaign_id: str) -> list[dict[str, Any]]:
+        """The calls of one campaign as ``GET /v1/calls`` serves them now, in dialling order.
+
+        :param campaign_id: the campaign.
+        """
+        with self._lock:
+            return copy.deepcopy(list(self._calls.calls_of(campaign_id, self._clock())))
 
     def set_status(self, campaign_id: str, status: str) -> None:
         """Pin a campaign's status, dropping its timeline and script. KeyError if unknown.
@@ -508,6 +431,7 @@ class SigmaMindSimulator:
         """
         with self._lock:
             self._campaigns[campaign_id].force_status(status)
+            self._save_state()
 
     def remove_campaign(self, campaign_id: str) -> None:
         """Remove a campaign (GETs answer 404 after). KeyError if unknown.
@@ -516,6 +440,8 @@ class SigmaMindSimulator:
         """
         with self._lock:
             del self._campaigns[campaign_id]
+            self._save_state()
+            self._calls.remove(campaign_id)
 
     def campaign(self, campaign_id: str) -> dict[str, Any]:
         """Return a campaign's current payload without consuming a script entry. KeyError if unknown.
@@ -540,7 +466,7 @@ class SigmaMindSimulator:
         if times is not None and (not isinstance(times, int) or times < 1):
             raise ValueError("times must be a positive int or None")
         with self._lock:
-            self._faults.append(_QueuedFault(fault, campaign_id, times))
+            self._faults.add(fault, campaign_id, times)
 
     def clear_faults(self) -> None:
         """Drop every queued fault (scripts are untouched)."""
@@ -571,18 +497,26 @@ class SigmaMindSimulator:
         """Forget campaigns, faults, recorded requests and counters (the demo campaigns come back)."""
         with self._lock:
             self._campaigns.clear()
+            self._calls.clear()
             self._faults.clear()
             self._records.clear()
             self._stats["total_requests"] = self._stats["total_connections"] = 0
             self._stats["peak_open_connections"] = self._stats["open_connections"]
             if self._seed_demo:
                 self._seed()
+            self._save_state()
+
+    def _save_state(self) -> None:
+        """Write the campaigns to the state file, if the simulator has one."""
+        if self._state_file is not None:
+            with self._lock:
+                save_campaigns(self._state_file, self._campaigns, self._clock)
 
     def _seed(self) -> None:
         """Add the demo campaigns."""
-        self.add_campaign("camp_DemoLive0000001", name="Demo Live Campaign", status="live")
+        self.add_campaign("camp_DemoLive0000001", name="Demo Live Campaign", status="live", calls=8)
         self.add_campaign("camp_DemoSched000001", name="Demo Scheduled Campaign", live_after=5.0, complete_after=15.0)
         self.add_campaign(
-            "camp_DemoDone000001", name="Demo Completed Campaign", status="completed", errors=_DEMO_ERRORS
+            "camp_DemoDone000001", name="Demo Completed Campaign", status="completed", errors=_DEMO_ERRORS, calls=20
         )
         self.add_campaign("camp_DemoPaused00001", name="Demo Paused Campaign", status="paused")

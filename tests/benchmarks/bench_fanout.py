@@ -1,279 +1,355 @@
-"""Fan-out: N CampaignStatusTriggers in one event loop, as the triggerer runs them, against the simulator.
+"""Fan-out: N waits in one event loop, polling the simulator every 10 s, by the CPU time they cost.
 
-Each trigger polls its own campaign (which stays ``scheduled``) through the provider's async path:
-one pooled ``httpx.AsyncClient`` per event loop, shared by every trigger. The baseline runs the same
-triggers, but each poll opens (and closes) a new HTTP client, as ``HttpSensorTrigger`` and several
-providers' triggers do (given a shared SSL context, so that it is not also paying for loading the CA
-bundle at every poll; ``client_cost`` measures that separately).
+Five clients, each run by :mod:`tests.benchmarks.waits` in a fresh interpreter of its own with the
+simulator in another process, so the CPU measured (``time.process_time()``) is the client's alone:
 
-The simulator runs in a separate process, so the CPU measured here is the client's alone. Measured
-over a window after a warm-up: polls per second (served, counted by the simulator), CPU seconds per
-poll (user + system of this process), RSS per trigger (growth of this process's RSS from before the
-triggers started, divided by N), peak open sockets (the simulator's count of concurrently open
-connections over the whole run) and connections opened per poll.
+- ``provider``: ``CampaignStatusTrigger.run()`` as the triggerer runs it (a task per trigger under a
+  ``greenback`` portal), polling through ``SigmaMindHook.aget_campaign``, whatever its transport;
+- ``per_poll``: a new ``aiohttp.ClientSession`` per poll, as naive triggers do;
+- ``httpx`` / ``aiohttp``: one bare shared client of that library, no retries or checks;
+- ``raw``: the floor, keep-alive HTTP/1.1 over asyncio streams (see :mod:`.clients`).
+
+The bare clients run in the same harness as the trigger (a task per wait under a portal, the
+request in a task of its own, a sleep of the interval between polls), so the difference between
+two rows is the client's. Every process imports the trigger module, so heaps are alike. Each
+client runs ``rounds`` times, the order of the clients reversed every other round; each process
+measures ``windows`` windows. A stage may name ``built_on``: the library the provider was found
+to be built on in an earlier stage.
 
 Run all benchmarks with ``make bench``; this one alone with ``python -m tests.benchmarks.bench_fanout``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import gc
 import json
+import math
 import os
-import resource
+import statistics
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import greenback
-import httpx
-import psutil
+from tests.benchmarks.waits import CLIENTS, Stage
 
-#: (N, poll interval in seconds); interval 0 polls as fast as possible.
-SCENARIOS = [(100, 10.0), (1000, 10.0), (2000, 10.0), (100, 0.0), (1000, 0.0), (2000, 0.0)]
-VARIANTS = ("shared pool (this provider)", "new client per poll")
-#: Seconds measured, after the warm-up (one interval of staggered starts and 1 s; 2 s when polling flat out).
-WINDOW = {10.0: 6.0, 0.0: 3.0}
+_BASE = ("provider", "per_poll", "raw")
+STAGES = [
+    Stage(
+        1000,
+        10.0,
+        tuple(c for c in CLIENTS if c != "provider_solo"),
+        rounds=2,
+        windows=2,
+        window_seconds=2.5,
+        gc_seconds=0.5,
+        settle=0.5,
+    ),
+    Stage(5000, 10.0, (*_BASE, "built_on"), rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5),
+    Stage(10000, 10.0, _BASE, rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5),
+    # 10,000 waits on 1,000 campaigns (ten DAG runs gated on each). Without coalescing each wait
+    # asks once per interval (10,000 requests; `--clients provider_solo --share 10` measures it).
+    Stage(10000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5, share=10),
+    # 1,000 waits asking 100 requests a second of a key whose budget is 50.
+    Stage(1000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5, budget=50),
+]
+#: ``BENCH_QUICK=1``: every measure, tiny (a smoke test of the code; figures meaningless).
+QUICK_STAGES = [
+    Stage(30, 0.3, tuple(c for c in CLIENTS if c != "provider_solo"), 1, 1, 0.3, gc_seconds=0.2, settle=0.2),
+    *(Stage(60, 0.3, clients, 1, 1, 0.3, gc_seconds=0.2, settle=0.2) for clients in ((*_BASE, "built_on"), _BASE)),
+    Stage(60, 0.3, ("provider", "provider_solo"), 1, 1, 0.3, gc_seconds=0.2, settle=0.2, share=10),
+    Stage(60, 1.0, ("provider",), 1, 1, 2.5, gc_seconds=0.2, settle=0.2, budget=20),
+]
+#: Which stage the CPU ratios are read from, and which the lateness goal (issue 9); the scale stages
+#: (issue 15): one per N of distinct campaigns, the shared-campaign one, the budget one.
+RATIO_STAGE, LATENESS_STAGE = 0, 1
+SCALE_STAGES, SHARED_STAGE, BUDGET_STAGE = (0, 1, 2), 3, 4
 
 
 @dataclass
-class Result:
+class Summary:
+    """One client at one stage, over its rounds and windows."""
+
+    client: str
     n: int
     interval: float
-    variant: str
-    polls_per_second: float
-    wanted_per_second: float
-    cpu_per_poll_ms: float
+    cpu_ms: list[float]  # one per window, in round order
     core_share: float
-    rss_per_trigger_kb: float
+    polls_per_second: float
+    p50_ms: float
+    p99_ms: float
+    longest_gc_ms: float
+    garbage_per_poll: float
+    rss_kb_per_trigger: float
     peak_sockets: int
     connections_per_poll: float
-    failed_polls: int
+    failed: int
     ended_early: int
+    library: str
+    overloaded_after: float | None  # seconds after which a run that could not keep up was stopped
+    requests_per_interval: float  # what the simulator served, per poll interval
+    campaigns: int
+    busiest_second: float  # most requests the simulator saw in one second, after the first
+    budget: float | None
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_ms)
 
 
-#: Polls that raised (after the hook's retries), counted for the whole run of a scenario.
-FAILED_POLLS = [0]
+def percentile(values: list[float], share: float) -> float:
+    """The ``share`` quantile (0..1) of ``values``, nearest rank; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def counting_hook() -> type:
-    """The provider's SigmaMindHook, counting the polls that fail."""
-    from airflow_provider_sigmamind.exceptions import SigmaMindError
-    from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
-
-    class CountingHook(SigmaMindHook):
-        async def aget_campaign(self, campaign_id: str) -> Any:
-            try:
-                return await super().aget_campaign(campaign_id)
-            except SigmaMindError:
-                FAILED_POLLS[0] += 1
-                raise
-
-    return CountingHook
+def median(values: list[float]) -> float:
+    """The median of the numbers that are not NaN (NaN when there are none)."""
+    known = [value for value in values if not math.isnan(value)]
+    return statistics.median(known) if known else math.nan
 
 
-def new_client_per_poll_hook() -> type:
-    """The baseline: every poll opens a new ``httpx.AsyncClient`` and closes it (failed polls counted too).
-
-    The clients share one SSL context, built once, as aiohttp does for its sessions: a fresh one per
-    client (httpx's default) would add the CA bundle's loading to every poll (see ``client_cost``).
-    """
-    from airflow_provider_sigmamind.hooks.sigmamind import _AsyncPool
-
-    ssl_context = httpx.create_ssl_context()
-
-    class NewClientPerPollHook(counting_hook()):  # type: ignore[misc]
-        async def aget_campaign(self, campaign_id: str) -> Any:
-            async with httpx.AsyncClient(follow_redirects=False, verify=ssl_context) as client:
-                self._async_pool = _AsyncPool([client], capacity=1)
-                try:
-                    return await super().aget_campaign(campaign_id)
-                finally:
-                    self._async_pool = None
-
-    return NewClientPerPollHook
-
-
-def client_cost(count: int = 20) -> dict[str, float]:
-    """CPU milliseconds to create one ``httpx.AsyncClient``, with its own SSL context and with a shared one."""
-    ssl_context = httpx.create_ssl_context()
-    costs = {}
-    for label, kwargs in (("own SSL context", {}), ("shared SSL context", {"verify": ssl_context})):
-        started = time.process_time()
-        clients = [httpx.AsyncClient(**kwargs) for _ in range(count)]  # type: ignore[arg-type]
-        costs[label] = 1000 * (time.process_time() - started) / count
-        del clients
-    return costs
-
-
-def spacing_cost(polls: int = 300) -> dict[str, float]:
-    """CPU milliseconds per ``aget_campaign`` on one hook: back to back, and with a pause between polls.
-
-    The pause is what a triggerer's polls look like (100 polls a second, spread out); the difference
-    is the cost of waking an idle process, not of the poll.
-    """
-    from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
-    from tests.benchmarks.simproc import simulator_process
-
-    async def measure(campaign_id: str) -> dict[str, float]:
-        process = psutil.Process()
-        costs = {}
-        async with SigmaMindHook() as hook:
-            await hook.aget_campaign(campaign_id)
-            for label, pause in (("back to back", 0.0), ("1 ms apart", 0.001), ("10 ms apart", 0.01)):
-                before = sum(process.cpu_times()[:2])
-                for _ in range(polls):
-                    await hook.aget_campaign(campaign_id)
-                    if pause:
-                        await asyncio.sleep(pause)
-                costs[label] = 1000 * (sum(process.cpu_times()[:2]) - before) / polls
-        return costs
-
-    with simulator_process() as sim:
-        os.environ["AIRFLOW_CONN_SIGMAMIND_DEFAULT"] = sim.connection_json()
-        (campaign_id,) = sim.add_campaigns(1)
-        return asyncio.run(measure(campaign_id))
-
-
-async def run_scenario(sim: Any, n: int, interval: float, variant: str) -> Result:
-    import airflow_provider_sigmamind.triggers.campaign as trigger_module
-    from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
-
-    trigger_module.SigmaMindHook = new_client_per_poll_hook() if variant == VARIANTS[1] else counting_hook()  # type: ignore[misc]
-    (warm_up_id,) = await asyncio.to_thread(sim.add_campaigns, 1, "live")
-    async for _ in CampaignStatusTrigger(campaign_id=warm_up_id).run():  # imports and first-use costs
-        pass
-    campaign_ids = await asyncio.to_thread(sim.add_campaigns, n)
-    triggers = [
-        CampaignStatusTrigger(campaign_id=cid, poll_interval=interval, max_consecutive_errors=10_000)
-        for cid in campaign_ids
-    ]
-    ended: list[Any] = []
-
-    async def run_one(trigger: CampaignStatusTrigger, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await greenback.ensure_portal()  # as the triggerer does for each trigger
-        async for event in trigger.run():
-            ended.append(event.payload)
-
-    process = psutil.Process()
-    gc.collect()
-    rss_before = process.memory_info().rss
-    spread = interval  # staggered starts, as triggers deferred at different times would be
-    tasks = [asyncio.create_task(run_one(t, spread * i / n)) for i, t in enumerate(triggers)]
-    del triggers
-    await asyncio.sleep(spread + (1.0 if interval else 2.0))
-    window = WINDOW.get(interval, 2 * interval or 5.0)
-    # Counters, CPU and clock read back to back at both ends of the window, from the loop's own
-    # thread (a blocking admin call of about a millisecond), so they cover the same interval even
-    # when a saturated loop wakes up late.
-    stats_before = sim.stats()
-    cpu_before = sum(process.cpu_times()[:2])
-    started = time.monotonic()
-    await asyncio.sleep(window)
-    elapsed = time.monotonic() - started
-    cpu = sum(process.cpu_times()[:2]) - cpu_before
-    stats_after = sim.stats()
-    rss_after = process.memory_info().rss
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    polls = stats_after["total_requests"] - stats_before["total_requests"]
-    connections = stats_after["total_connections"] - stats_before["total_connections"]
-    return Result(
-        n=n,
-        interval=interval,
-        variant=variant,
-        polls_per_second=polls / elapsed,
-        wanted_per_second=n / interval if interval else float("inf"),
-        cpu_per_poll_ms=1000 * cpu / max(polls, 1),
-        core_share=cpu / elapsed,
-        rss_per_trigger_kb=(rss_after - rss_before) / n / 1024,
-        peak_sockets=stats_after["peak_open_connections"],
-        connections_per_poll=connections / max(polls, 1),
-        failed_polls=FAILED_POLLS[0],
-        ended_early=len(ended),
+def summarize(runs: list[dict[str, Any]]) -> Summary:
+    samples = [s for run in runs for s in run["samples"]]
+    lateness = [value for run in runs for value in run["lateness_ms"]]
+    stopped = [run["overloaded_after"] for run in runs if run["overloaded_after"] is not None]
+    return Summary(
+        client=runs[0]["client"],
+        n=runs[0]["n"],
+        interval=runs[0]["interval"],
+        cpu_ms=[s["cpu_ms"] for s in samples],
+        core_share=median([s["core_share"] for s in samples]),
+        polls_per_second=median([s["polls_per_second"] for s in samples]),
+        p50_ms=percentile(lateness, 0.50),
+        p99_ms=percentile(lateness, 0.99),
+        longest_gc_ms=max(s["longest_gc_ms"] for s in samples),
+        garbage_per_poll=median([run["garbage_per_poll"] for run in runs]),
+        rss_kb_per_trigger=median([run["rss_kb_per_trigger"] for run in runs]),
+        peak_sockets=max(run["peak_sockets"] for run in runs),
+        connections_per_poll=median([s["connections_per_poll"] for s in samples]),
+        failed=sum(run["failed"] for run in runs),
+        ended_early=sum(run["ended_early"] for run in runs),
+        library=runs[0]["library"],
+        overloaded_after=max(stopped) if stopped else None,
+        requests_per_interval=median([s.get("requests_per_interval", math.nan) for s in samples]),
+        campaigns=runs[0]["campaigns"],
+        busiest_second=max(run["busiest_second"] for run in runs),
+        budget=runs[0]["budget"],
     )
 
 
-def rows(results: list[Result]) -> list[list[str]]:
+def run_one(client: str, stage: Stage) -> dict[str, Any]:
+    """One client at ``stage`` in a fresh interpreter (:mod:`tests.benchmarks.waits`); its figures."""
+    spec = json.dumps({"client": client, "stage": asdict(stage)})
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.waits", "--one", spec], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{client} at N={stage.n} failed:\n{done.stderr[-3000:]}")
+    run: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    cpu = ", ".join(f"{s['cpu_ms']:.2f}" for s in run["samples"])
+    stopped = f" (could not keep up: stopped after {run['overloaded_after']:.0f} s)" if run["overloaded_after"] else ""
+    print(f"  N={stage.n:,} {client}: CPU ms/poll {cpu}{stopped}", file=sys.stderr, flush=True)
+    return run
+
+
+def run_stage(stage: Stage, built_on: str | None = None) -> dict[str, Summary]:
+    """Every client of ``stage``, ``stage.rounds`` times, each in a fresh interpreter; the order of
+    the clients is reversed every other round, so that none is always first or last.
+
+    :param built_on: the library the provider is built on, for a stage naming ``built_on``.
+    """
+    clients: list[str] = []
+    for client in stage.clients:
+        if client == "built_on":
+            if built_on is None:
+                raise ValueError("a stage naming built_on needs an earlier stage that ran the provider")
+            client = built_on
+        clients.append(client)
+    runs: dict[str, list[dict[str, Any]]] = {client: [] for client in clients}
+    for round_number in range(stage.rounds):
+        for client in clients if round_number % 2 == 0 else clients[::-1]:
+            runs[client].append(run_one(client, stage))
+    return {client: summarize(client_runs) for client, client_runs in runs.items()}
+
+
+def run_stages(
+    stages: list[Stage] | None = None, report: Callable[[dict[str, Summary]], object] = lambda _: None
+) -> list[dict[str, Summary]]:
+    """Every stage in turn (``QUICK_STAGES`` when ``BENCH_QUICK=1``), ``report`` called after each."""
+    if stages is None:
+        stages = QUICK_STAGES if os.environ.get("BENCH_QUICK") == "1" else STAGES
+    results: list[dict[str, Summary]] = []
+    built_on = None
+    for stage in stages:
+        summaries = run_stage(stage, built_on)
+        if "provider" in summaries:
+            built_on = summaries["provider"].library
+        report(summaries)
+        results.append(summaries)
+    return results
+
+
+def ratio(top: Summary, bottom: Summary) -> tuple[float, float, float]:
+    """``top``'s median CPU per poll over ``bottom``'s, and the lowest and highest ratio of two
+    windows measured at the same place of the same round."""
+    pairs = [a / b for a, b in zip(top.cpu_ms, bottom.cpu_ms, strict=False)]
+    return top.cpu_median / bottom.cpu_median, min(pairs), max(pairs)
+
+
+HEADERS = [
+    "N",
+    "client",
+    "CPU ms/poll (median; range)",
+    "vs floor",
+    "CPU (one core = 100%)",
+    "polls/s (of asked)",
+    "lateness p50 / p99 ms",
+    "longest GC pause ms",
+    "cyclic garbage objects/poll",
+    "RSS KB/wait",
+    "peak open sockets",
+    "new connections/poll",
+    "API requests/interval (campaigns)",
+    "busiest second, requests (budget)",
+    "failed polls",
+]
+
+
+def _number(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
+def rows(summaries: dict[str, Summary]) -> list[list[str]]:
+    floor = summaries.get("raw")
     out = []
-    for r in results:
-        wanted = "max" if not r.interval else f"{r.wanted_per_second:.0f}"
+    for s in summaries.values():
+        label = CLIENTS[s.client] + (f", on {s.library}" if s.client == "provider" else "")
+        notes = [f"{s.failed:,}"]
+        if s.ended_early:
+            notes.append(f"{s.ended_early} waits ended")
+        if s.overloaded_after is not None:
+            notes.append(f"**could not keep up**: stopped after {s.overloaded_after:.0f} s, figures over the whole run")
         out.append(
             [
-                f"{r.n:,}",
-                f"{r.interval:g} s" if r.interval else "as fast as possible",
-                r.variant,
-                f"{r.polls_per_second:,.0f} (of {wanted})",
-                f"{r.cpu_per_poll_ms:.2f}",
-                f"{100 * r.core_share:.0f}%",
-                f"{r.rss_per_trigger_kb:.1f}",
-                f"{r.peak_sockets:,}",
-                f"{r.connections_per_poll:.2f}",
-                f"{r.failed_polls:,}",
-                str(r.ended_early),
+                f"{s.n:,}",
+                label,
+                f"{s.cpu_median:.2f}; {min(s.cpu_ms):.2f}-{max(s.cpu_ms):.2f}",
+                f"{s.cpu_median / floor.cpu_median:.2f}x" if floor else "",
+                f"{100 * s.core_share:.0f}%",
+                f"{s.polls_per_second:,.0f} (of {s.n / s.interval:,.0f})",
+                f"{_number(s.p50_ms, '.1f')} / {_number(s.p99_ms, '.1f')}",
+                f"{s.longest_gc_ms:.0f}",
+                _number(s.garbage_per_poll, ".1f"),
+                _number(s.rss_kb_per_trigger, ".1f"),
+                f"{s.peak_sockets:,}" if s.peak_sockets >= 0 else "-",
+                _number(s.connections_per_poll, ".2f"),
+                f"{_number(s.requests_per_interval, ',.0f')} ({s.campaigns:,})",
+                f"{_number(s.busiest_second, ',.0f')}" + (f" ({s.budget:g})" if s.budget else ""),
+                "; ".join(notes),
             ]
         )
     return out
 
 
-HEADERS = [
-    "N",
-    "interval",
-    "HTTP client",
-    "polls/s",
-    "CPU ms/poll",
-    "CPU (one core = 100%)",
-    "RSS KB/trigger",
-    "peak open sockets",
-    "new connections/poll",
-    "failed polls",
-    "ended early",
-]
+def ratio_rows(summaries: dict[str, Summary]) -> list[list[str]]:
+    """The CPU-per-poll ratios the goals are about, and a few more for reading them."""
+    pairs = [("provider", "raw"), ("provider", "httpx"), ("provider", "aiohttp"), ("httpx", "raw"), ("aiohttp", "raw")]
+    pairs.append(("per_poll", "provider"))
+    out = []
+    for top, bottom in pairs:
+        if top in summaries and bottom in summaries:
+            value, low, high = ratio(summaries[top], summaries[bottom])
+            out.append([f"{CLIENTS[top]} ÷ {CLIENTS[bottom]}", f"{value:.2f}x", f"{low:.2f}-{high:.2f}"])
+    return out
 
 
-def one(n: int, interval: float, variant: str) -> Result:
-    """One scenario, in this process (``main`` runs each in a fresh one, so RSS and CPU are its own)."""
-    from tests.benchmarks.simproc import simulator_process
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with simulator_process() as sim:
-        os.environ["AIRFLOW_CONN_SIGMAMIND_DEFAULT"] = sim.connection_json(timeout=30, max_retries=2)
-        return asyncio.run(run_scenario(sim, n, interval, variant))
+RATIO_HEADERS = ["CPU per poll, ratio of the medians", "ratio", "range over same-round pairs"]
+SCALE_HEADERS = ["goal (issue 15)", "measured", "met"]
 
 
-def main(scenarios: list[tuple[int, float]] = SCENARIOS) -> list[Result]:
-    """Every scenario and variant, each in a fresh interpreter."""
-    results = []
-    for n, interval in scenarios:
-        for variant in VARIANTS:
-            done = subprocess.run(
-                [sys.executable, "-m", "tests.benchmarks.bench_fanout", "--one", str(n), str(interval), variant],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"scenario {n}/{interval}/{variant} failed:\n{done.stderr[-3000:]}")
-            result = Result(**json.loads(done.stdout.strip().splitlines()[-1]))
-            print(" ", rows([result])[0], file=sys.stderr, flush=True)
-            results.append(result)
-    return results
+def scale_goals(results: list[dict[str, Summary]]) -> list[list[str]]:
+    """The goals of issue 15 beside the figures: N = 10,000 on one core, coalescing, the budget."""
+    met = lambda ok: "yes" if ok else "**no**"  # noqa: E731
+    out = []
+    if len(results) <= BUDGET_STAGE:
+        return out
+    top = results[SCALE_STAGES[-1]]["provider"]
+    asked = top.n / top.interval
+    out += [
+        [
+            f"N = {top.n:,} at {top.interval:g} s: every poll served",
+            f"{top.polls_per_second:,.0f} of {asked:,.0f} polls/s; {top.failed} failed",
+            met(top.polls_per_second >= 0.97 * asked and top.failed == 0 and top.overloaded_after is None),
+        ],
+        ["...p99 poll lateness under 100 ms", f"{top.p99_ms:.0f} ms (p50 {top.p50_ms:.1f} ms)", met(top.p99_ms < 100)],
+        ["...under 60% of one core", f"{100 * top.core_share:.0f}%", met(top.core_share < 0.6)],
+        [
+            "...under 20 KB per trigger",
+            f"{top.rss_kb_per_trigger:.1f} KB RSS; {top.peak_sockets} sockets at most",
+            met(top.rss_kb_per_trigger < 20),
+        ],
+    ]
+    on = results[SHARED_STAGE]["provider"]
+    off = results[SHARED_STAGE].get("provider_solo")
+    without = f"{off.requests_per_interval:,.0f} measured" if off else f"{on.n:,}: one per wait"
+    out.append(
+        [
+            f"{on.n:,} waits on {on.campaigns:,} campaigns: one request per campaign per interval",
+            f"{on.requests_per_interval:,.0f} requests/interval coalesced (without: {without}); "
+            f"{on.polls_per_second:,.0f} of {on.n / on.interval:,.0f} polls/s served",
+            met(on.requests_per_interval <= 1.05 * on.campaigns and on.polls_per_second >= 0.97 * on.n / on.interval),
+        ]
+    )
+    budget = results[BUDGET_STAGE]["provider"]
+    out.append(
+        [
+            f"budget {budget.budget:g}/s: the simulator never sees more in a second (after the first)",
+            f"busiest second {budget.busiest_second:.0f} requests; {budget.failed} failed polls",
+            met(budget.busiest_second <= (budget.budget or 0) * 1.02 and budget.failed == 0),
+        ]
+    )
+    return out
+
+
+def figures(results: list[dict[str, Summary]]) -> list[dict[str, Any]]:
+    """Every summary as JSON primitives (docs/performance-figures.json, read by plot.py)."""
+    return [asdict(s) | {"stage": i} for i, summaries in enumerate(results) for s in summaries.values()]
 
 
 if __name__ == "__main__":
-    from tests.benchmarks.simproc import quiet_airflow_env
+    import argparse
+
+    from tests.benchmarks.simproc import quiet_airflow_env, table
 
     quiet_airflow_env()
-    if sys.argv[1:2] == ["--one"]:
-        print(json.dumps(dataclasses.asdict(one(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]))))
-    else:
-        from tests.benchmarks.simproc import table
-
-        print(table(HEADERS, rows(main())))
+    parser = argparse.ArgumentParser(description="The fan-out stages of make bench, or one stage of your own.")
+    parser.add_argument("--n", type=int, help="one stage of N waits instead of make bench's stages")
+    parser.add_argument("--clients", default=",".join(CLIENTS), help=f"comma-separated, of {', '.join(CLIENTS)}")
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--window", type=float, default=6.0, help="seconds measured")
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds after the waits started before measuring")
+    parser.add_argument("--share", type=int, default=1, help="waits per campaign")
+    parser.add_argument("--budget", type=float, default=None, help="max_requests_per_second")
+    args = parser.parse_args()
+    chosen = None
+    if args.n:
+        chosen = [
+            Stage(
+                args.n,
+                args.interval,
+                tuple(args.clients.split(",")),
+                args.rounds,
+                1,
+                args.window,
+                settle=args.settle,
+                share=args.share,
+                budget=args.budget,
+            )
+        ]
+    for summaries in run_stages(chosen, report=lambda s: print(table(HEADERS, rows(s)), "\n", flush=True)):
+        if len(summaries) > 1:
+            print(table(RATIO_HEADERS, ratio_rows(summaries)), "\n")

@@ -1,9 +1,14 @@
-"""Sync path: ``SigmaMindHook.get_campaign`` calls per second against raw ``requests`` on the same server.
+"""Sync path: ``SigmaMindHook.get_campaign`` against raw ``requests``, by CPU time per call.
 
 The baseline is the least a client can do: ``requests.Session().get(url, headers=...).json()`` on
-one kept-alive session. The hook does more per call (validates and encodes the id, bounds the
-body's size and time, maps errors, parses the payload into a ``Campaign``). Both run one call after
-another against the same simulator process, in alternating rounds; the figure is the median round.
+one kept-alive session, with exactly the headers the hook sent (read back from the simulator's
+record of the hook's request, the key added). The hook does more per call (validates and encodes
+the id, bounds the body's size and time, maps errors, parses the payload into a ``Campaign``).
+
+Both run one call after another against the same simulator, in its own process, in rounds of
+``calls`` calls; the order inside a round alternates (raw first, then the hook first), after a
+warm-up of each. The figure is the CPU time of this process (``time.process_time()``) per call, the
+median over rounds; speed is raw CPU per call divided by the hook's, per round.
 
 Run all benchmarks with ``make bench``; this one alone with ``python -m tests.benchmarks.bench_sync``.
 """
@@ -15,61 +20,70 @@ import statistics
 import time
 from collections.abc import Callable
 
-ROUNDS = 3
-ROUND_SECONDS = 2.0
+ROUNDS, CALLS = 6, 400
+QUICK_ROUNDS, QUICK_CALLS = 2, 30
 
 
-def calls_per_second(call: Callable[[], object], seconds: float) -> float:
-    count = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-    while time.perf_counter() < deadline:
+def cpu_per_call(call: Callable[[], object], calls: int) -> float:
+    """CPU milliseconds of this process per call, over ``calls`` calls."""
+    started = time.process_time()
+    for _ in range(calls):
         call()
-        count += 1
-    return count / (time.perf_counter() - started)
+    return 1000 * (time.process_time() - started) / calls
 
 
-def main() -> dict[str, float]:
+def main(rounds: int | None = None, calls: int | None = None) -> dict[str, list[float]]:
+    """CPU ms per call of each client, one figure per round (``BENCH_QUICK=1``: tiny rounds)."""
     import requests
 
     from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
     from tests.benchmarks.simproc import simulator_process
 
-    with simulator_process() as sim:
+    quick = os.environ.get("BENCH_QUICK") == "1"
+    rounds = rounds or (QUICK_ROUNDS if quick else ROUNDS)
+    calls = calls or (QUICK_CALLS if quick else CALLS)
+    with simulator_process() as sim, SigmaMindHook() as hook, requests.Session() as session:
         os.environ["AIRFLOW_CONN_SIGMAMIND_DEFAULT"] = sim.connection_json()
         (campaign_id,) = sim.add_campaigns(1, status="live")
         url = f"{sim.url}/v1/campaigns/{campaign_id}"
-        session = requests.Session()
-        headers = {"X-API-Key": sim.api_key}
+
+        def ours() -> object:
+            return hook.get_campaign(campaign_id)
+
+        ours()
+        (sent,) = sim.admin("GET", f"/_sim/requests?campaign_id={campaign_id}")
+        headers = {name: value for name, value in sent["headers"].items() if name not in ("host", "content-length")}
+        headers["X-API-Key"] = sim.api_key
 
         def raw() -> object:
             return session.get(url, headers=headers, timeout=30).json()
 
-        with SigmaMindHook() as hook:
-
-            def ours() -> object:
-                return hook.get_campaign(campaign_id)
-
-            assert ours().payload == raw()  # type: ignore[attr-defined]
-            for call in (raw, ours):  # warm up
-                calls_per_second(call, 0.5)
-            rounds: dict[str, list[float]] = {"raw": [], "hook": []}
-            for _ in range(ROUNDS):
-                rounds["raw"].append(calls_per_second(raw, ROUND_SECONDS))
-                rounds["hook"].append(calls_per_second(ours, ROUND_SECONDS))
-        session.close()
-    raw_rate = statistics.median(rounds["raw"])
-    hook_rate = statistics.median(rounds["hook"])
-    return {"raw": raw_rate, "hook": hook_rate, "ratio": hook_rate / raw_rate}
+        assert ours().payload == raw()  # type: ignore[attr-defined]
+        for call in (raw, ours):  # warm up
+            cpu_per_call(call, max(calls // 3, 10))
+        figures: dict[str, list[float]] = {"raw": [], "hook": []}
+        for round_number in range(rounds):
+            order = [("raw", raw), ("hook", ours)]
+            for name, call in order if round_number % 2 == 0 else order[::-1]:
+                figures[name].append(cpu_per_call(call, calls))
+    return figures
 
 
-HEADERS = ["client", "calls/s (median of 3 runs of 2 s)", "vs raw"]
+HEADERS = ["client", "CPU ms/call (median; range)", "speed vs raw (median; range)"]
 
 
-def rows(result: dict[str, float]) -> list[list[str]]:
+def speed(figures: dict[str, list[float]]) -> tuple[float, float, float]:
+    """The hook's speed relative to raw ``requests``: the medians' ratio, then the lowest and highest of the rounds."""
+    per_round = [raw / hook for raw, hook in zip(figures["raw"], figures["hook"], strict=True)]
+    return statistics.median(figures["raw"]) / statistics.median(figures["hook"]), min(per_round), max(per_round)
+
+
+def rows(figures: dict[str, list[float]]) -> list[list[str]]:
+    ratio, low, high = speed(figures)
+    cell = lambda values: f"{statistics.median(values):.3f}; {min(values):.3f}-{max(values):.3f}"  # noqa: E731
     return [
-        ["raw `requests.Session().get(url).json()`", f"{result['raw']:,.0f}", "1.00x"],
-        ["`SigmaMindHook.get_campaign`", f"{result['hook']:,.0f}", f"{result['ratio']:.2f}x"],
+        ["raw `requests.Session().get(url, headers=...).json()`", cell(figures["raw"]), "1.00x"],
+        ["`SigmaMindHook.get_campaign`", cell(figures["hook"]), f"{ratio:.2f}x; {low:.2f}-{high:.2f}"],
     ]
 
 

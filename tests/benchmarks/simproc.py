@@ -79,8 +79,15 @@ def simulator_process() -> Iterator[SimulatorProcess]:
 
 
 def machine() -> dict[str, str]:
-    """nproc, CPU model, Python and Airflow versions."""
-    from importlib.metadata import version
+    """nproc, CPU model, load, and the versions of Python, Airflow and the HTTP libraries."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    def version(name: str) -> str:
+        try:
+            return installed(name)
+        except PackageNotFoundError:
+            return "not installed"
 
     cpu = platform.processor() or "unknown"
     try:
@@ -94,8 +101,10 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "airflow": version("apache-airflow"),
         "httpx": version("httpx"),
+        "aiohttp": version("aiohttp"),
         "requests": version("requests"),
         "os": f"{platform.system()} {platform.release()}",
+        "load average at start (1, 5, 15 min)": ", ".join(f"{load:.1f}" for load in os.getloadavg()),
     }
 
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import airflow
 import jsonschema
 import pytest
-from airflow.sdk import Connection
+from airflow.providers.common.compat.sdk import Connection
 
 from airflow_provider_sigmamind.defaults import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from airflow_provider_sigmamind.exceptions import SigmaMindInvalidInputError
@@ -49,6 +49,16 @@ def make_conn(
         port=port,
         extra=json.dumps(extra) if extra is not None else None,
     )
+
+
+def connection_from_uri(uri: str, *, conn_id: str) -> Connection:
+    """``Connection.from_uri`` of Airflow 3.1+; before it, the metadata DB's ``Connection`` parses URIs."""
+    from_uri = getattr(Connection, "from_uri", None)
+    if from_uri is not None:
+        return from_uri(uri, conn_id=conn_id)
+    from airflow.models.connection import Connection as StoredConnection
+
+    return StoredConnection(conn_id=conn_id, uri=uri)
 
 
 def config_error(conn: Connection, **overrides: Any) -> SigmaMindInvalidInputError:
@@ -225,7 +235,7 @@ def test_allow_insecure_http_false_strings_do_not_allow_http(flag: str) -> None:
 
 
 def test_allow_insecure_http_false_from_uri_does_not_allow_http() -> None:
-    conn = Connection.from_uri(
+    conn = connection_from_uri(
         f"sigmamind://:{KEY}@api.sigmamind.ai/?allow_insecure_http=false", conn_id="sigmamind_uri"
     )
     # Connection URIs carry no scheme for the host; rebuild it as plain http
@@ -283,12 +293,14 @@ def test_missing_key_is_rejected(password: str | None) -> None:
 @pytest.mark.parametrize(
     ("password", "match"),
     [
-        (f"{KEY}\nX-Injected: 1", "white space or a line break"),
-        ("canary KEY-9f3a", "white space or a line break"),
-        (f"{KEY}\x00", "white space or a line break"),
-        (f"{KEY}\x07", "white space or a line break"),
-        (f"{KEY}-ключ", "not Latin-1"),
-        (f"{KEY}-😀", "not Latin-1"),
+        (f"{KEY}\nX-Injected: 1", "white space, a line break"),
+        ("canary KEY-9f3a", "white space, a line break"),
+        (f"{KEY}\x00", "white space, a line break"),
+        (f"{KEY}\x07", "white space, a line break"),
+        (f"{KEY}-ключ", "outside ASCII"),
+        (f"{KEY}-😀", "outside ASCII"),
+        (f"{KEY}-\xe9", "outside ASCII"),
+        (f"{KEY}\x7f", "control character"),
         ("abcd", "too short"),
         ("a", "too short"),
     ],
@@ -317,8 +329,9 @@ def test_clean_key_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
     assert not [r for r in caplog.records if r.name.startswith("airflow_provider_sigmamind")]
 
 
-def test_latin1_key_is_accepted() -> None:
-    assert SigmaMindConfig.from_connection(make_conn(password="clé-secrète-1")).api_key == "clé-secrète-1"
+def test_punctuation_key_is_accepted() -> None:
+    key = "sk_live-A1.b2~C3+d4/e5=f6!#$%&'*^`|"
+    assert SigmaMindConfig.from_connection(make_conn(password=key)).api_key == key
 
 
 def test_five_character_key_is_accepted() -> None:
@@ -353,7 +366,7 @@ def test_timeout_and_max_retries_extras(extra: dict[str, Any] | None, timeout: f
 
 
 def test_extras_from_uri_form_are_parsed() -> None:
-    conn = Connection.from_uri(
+    conn = connection_from_uri(
         f"sigmamind://:{KEY}@api.example.com:8443/?timeout=7&max_retries=2", conn_id="sigmamind_uri"
     )
     assert conn.extra_dejson == {"timeout": "7", "max_retries": "2"}
@@ -474,12 +487,58 @@ def test_retry_policy_constructor_max_retries_wins_over_connection() -> None:
     assert SigmaMindHook("c", max_retries=7).config_from(conn).max_retries == 7
 
 
-def test_retry_policy_object_gives_backoff_and_deadline_the_connection_gives_the_count() -> None:
-    given = RetryPolicy(max_retries=2, backoff_initial=0.1, backoff_max=0.2, retry_after_max=3, deadline=5)
-    policy = SigmaMindHook("c", retry_policy=given).retry_policy_for(CONFIG)
-    assert policy.max_retries == CONFIG.max_retries
-    assert (policy.backoff_initial, policy.backoff_max, policy.retry_after_max, policy.deadline) == (0.1, 0.2, 3, 5)
-    assert given.max_retries == 2  # the caller's policy is left alone
+def test_a_given_retry_policy_is_used_whole() -> None:
+    given = RetryPolicy(max_retries=10, backoff_initial=0.1, backoff_max=0.2, retry_after_max=3, deadline=5)
+    conn = make_conn(extra={"max_retries": 4, "backoff_initial": 7})
+    config = SigmaMindHook("c", retry_policy=given).config_from(conn)
+    assert config.retry_policy == given
+    assert config.max_retries == 10
+
+
+def test_a_given_policy_without_a_count_takes_the_connections() -> None:
+    given = RetryPolicy(backoff_initial=0, deadline=5)
+    config = SigmaMindHook("c", retry_policy=given).config_from(make_conn(extra={"max_retries": 4, "deadline": 99}))
+    assert (config.retry_policy.max_retries, config.retry_policy.deadline) == (4, 5)
+
+
+def test_max_retries_argument_wins_over_a_given_policy() -> None:
+    given = RetryPolicy(max_retries=10, deadline=5)
+    config = SigmaMindHook("c", retry_policy=given, max_retries=1).config_from(make_conn())
+    assert (config.retry_policy.max_retries, config.retry_policy.deadline) == (1, 5)
+    assert given.max_retries == 10  # the caller's policy is left alone
+
+
+def test_policy_extras_tune_the_backoff_in_both_forms() -> None:
+    extra = {"backoff_initial": "0.5", "extra__sigmamind__backoff_max": 2, "deadline": 9, "max_retries": 1}
+    policy = SigmaMindConfig.from_connection(make_conn(extra=extra)).retry_policy
+    assert (policy.max_retries, policy.backoff_initial, policy.backoff_max, policy.deadline) == (1, 0.5, 2, 9)
+    assert policy.retry_after_max == RetryPolicy().retry_after_max
+
+
+@pytest.mark.parametrize(
+    ("extra", "timeout", "max_retries"),
+    [
+        ({"extra__sigmamind__timeout": "7"}, 7, DEFAULT_MAX_RETRIES),
+        ({"extra__sigmamind__timeout": "7", "timeout": 3}, 3, DEFAULT_MAX_RETRIES),
+        ({"extra__sigmamind__max_retries": "0", "extra__sigmamind__timeout": ""}, DEFAULT_TIMEOUT, 0),
+    ],
+)
+def test_older_forms_prefixed_extras_are_read(extra: dict[str, Any], timeout: float, max_retries: int) -> None:
+    config = SigmaMindConfig.from_connection(make_conn(extra=extra))
+    assert (config.timeout, config.max_retries) == (timeout, max_retries)
+
+
+def test_bad_policy_extra_names_the_field() -> None:
+    err = config_error(make_conn(extra={"backoff_max": "soon"}))
+    assert "'backoff_max' must be a number" in str(err)
+
+
+def test_ca_bundle_extra_must_be_a_file(tmp_path: Path) -> None:
+    err = config_error(make_conn(extra={"ca_bundle": str(tmp_path / "missing.pem")}))
+    assert "'ca_bundle'" in str(err)
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert SigmaMindConfig.from_connection(make_conn(extra={"ca_bundle": str(bundle)})).ca_bundle == str(bundle)
 
 
 # -- provider metadata ---------------------------------------------------------------------------

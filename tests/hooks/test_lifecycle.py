@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_sigmamind.contacts import local_schedule
+from airflow_provider_sigmamind.campaign_fields import FIELDS, CampaignChanges, NewCampaign
 from airflow_provider_sigmamind.exceptions import (
     SigmaMindInvalidInputError,
     SigmaMindNotFoundError,
@@ -20,17 +20,28 @@ from airflow_provider_sigmamind.exceptions import (
 )
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
 from airflow_provider_sigmamind.models import CampaignPage, CampaignStatus, PayloadError, parse_campaign_page
-from airflow_provider_sigmamind.retry import RetryPolicy
+from airflow_provider_sigmamind.schedule import local_schedule
 from airflow_provider_sigmamind.simulator import Fault
 from airflow_provider_sigmamind.simulator.protocol import parse_multipart
-from tests.conftest import CANARY_API_KEY
+from tests.helpers import CANARY_API_KEY, FAST
 
-FAST = RetryPolicy(backoff_initial=0, backoff_max=0, deadline=10)
 ROWS = [
     {"Phone Number": "+14155550101", "Customer Name": "Michael", "Order ID": "12345"},
     {"Phone Number": "+14155550102", "Customer Name": "Priya", "Order ID": "12346"},
 ]
-FIELDS = {"sip_phone_number": "+14155552671", "agent_id": "agent_D5D0p7TUs66TTAEAx"}
+LINE = {"sip_phone_number": "+14155552671", "agent_id": "agent_D5D0p7TUs66TTAEAx"}
+#: A good value for every field of the table.
+EVERY_FIELD = {
+    "campaign_name": "Everything",
+    **LINE,
+    "concurrent_calls": 4,
+    "scheduled": True,
+    "scheduled_date": "2031-07-01",
+    "scheduled_time": "08:00:00",
+    "scheduled_timezone": "America/Los_Angeles",
+    "variables": {"promo": "SPRING"},
+    "dynamic_variables": {"promo": "SUMMER"},
+}
 
 
 @pytest.fixture
@@ -57,7 +68,7 @@ def test_create_sends_the_documented_multipart_form_and_returns_a_typed_campaign
         contacts=ROWS,
         concurrent_calls=3,
         variables={"promo": "SPRING", "discount": 10},
-        **FIELDS,
+        **LINE,
     )
 
     assert campaign.campaign_id.startswith("camp_")
@@ -90,7 +101,7 @@ def test_create_takes_csv_text_bytes_or_a_path(hook, simulator, tmp_path):
     path.write_text(text)
 
     for index, contacts in enumerate([text, text.encode(), path]):
-        hook.create_campaign(campaign_name=f"c{index}", contacts=contacts, **FIELDS)
+        hook.create_campaign(campaign_name=f"c{index}", contacts=contacts, **LINE)
 
     assert [form_of(r)["file"] for r in posts(simulator)] == [text.encode()] * 3
     assert [b'filename="renewals.csv"' in r.body for r in posts(simulator)] == [False, False, True]
@@ -103,7 +114,7 @@ def test_a_scheduled_campaign_in_a_non_utc_zone_is_stored_at_the_right_utc_insta
         scheduled_date="2031-01-15",
         scheduled_time="09:30:00",
         scheduled_timezone="Asia/Kolkata",
-        **FIELDS,
+        **LINE,
     )
 
     assert campaign.status is CampaignStatus.SCHEDULED
@@ -128,7 +139,7 @@ def test_a_campaign_scheduled_seconds_ahead_goes_live_then_completes(sigmamind_s
     )
     schedule = local_schedule(datetime.now(UTC) + timedelta(seconds=10), "America/Los_Angeles")
     with SigmaMindHook(retry_policy=FAST) as hook:
-        created = hook.create_campaign(campaign_name="soon", contacts=ROWS, **schedule, **FIELDS)
+        created = hook.create_campaign(campaign_name="soon", contacts=ROWS, **schedule, **LINE)
         statuses = [hook.get_campaign(created.campaign_id).status]
         for moment in (1012.0, 1050.0):
             clock[0] = moment
@@ -169,7 +180,7 @@ def test_a_huge_list_of_problems_is_cut_in_the_message_but_kept_whole(hook, simu
     contacts = "Phone,Name\n" + "".join(f"+1{index},x\n" for index in range(150))
 
     with pytest.raises(SigmaMindInvalidInputError) as excinfo:
-        hook.create_campaign(campaign_name="many", contacts=contacts, **FIELDS)
+        hook.create_campaign(campaign_name="many", contacts=contacts, **LINE)
 
     assert len(excinfo.value.problems) == 150
     assert str(excinfo.value).endswith("\n  ... and 50 more")
@@ -179,7 +190,7 @@ def test_a_huge_list_of_problems_is_cut_in_the_message_but_kept_whole(hook, simu
 def test_warn_mode_logs_the_problems_and_the_api_reports_the_rows(hook, simulator, capsys):
     contacts = "Phone Number,Customer Name\n+14155550101,Ann\n+1234,Bob\n+14155550103,\n"
 
-    campaign = hook.create_campaign(campaign_name="warned", contacts=contacts, validate="warn", **FIELDS)
+    campaign = hook.create_campaign(campaign_name="warned", contacts=contacts, validate="warn", **LINE)
 
     api_errors = ["Row 2: invalid phone number '+1234'", "Row 3: missing required variable 'customer_name'"]
     assert campaign.errors == api_errors  # the API's own report of the same rows
@@ -191,9 +202,7 @@ def test_warn_mode_logs_the_problems_and_the_api_reports_the_rows(hook, simulato
 
 
 def test_validation_off_sends_as_is(hook, simulator):
-    campaign = hook.create_campaign(
-        campaign_name="raw", contacts="Phone,Name\n+4155552671,A\n", validate="off", **FIELDS
-    )
+    campaign = hook.create_campaign(campaign_name="raw", contacts="Phone,Name\n+4155552671,A\n", validate="off", **LINE)
     assert campaign.errors == []  # the pattern is fine, so the API has nothing to say
     assert len(posts(simulator)) == 1
 
@@ -201,8 +210,8 @@ def test_validation_off_sends_as_is(hook, simulator):
 def test_the_e164_phone_check_lets_through_what_only_libphonenumber_rejects(hook, simulator):
     contacts = "Phone,Name\n+4155552671,A\n"
     with pytest.raises(SigmaMindInvalidInputError, match=r"too short for country code \+41"):
-        hook.create_campaign(campaign_name="strict", contacts=contacts, **FIELDS)
-    hook.create_campaign(campaign_name="loose", contacts=contacts, phone_check="e164", **FIELDS)
+        hook.create_campaign(campaign_name="strict", contacts=contacts, **LINE)
+    hook.create_campaign(campaign_name="loose", contacts=contacts, phone_check="e164", **LINE)
     assert len(posts(simulator)) == 1
 
 
@@ -217,7 +226,7 @@ def test_the_e164_phone_check_lets_through_what_only_libphonenumber_rejects(hook
     ],
 )
 def test_bad_arguments_are_refused_before_sending(hook, simulator, kwargs, message):
-    arguments = {"campaign_name": "x", "contacts": ROWS, **FIELDS, **kwargs}
+    arguments = {"campaign_name": "x", "contacts": ROWS, **LINE, **kwargs}
     with pytest.raises(SigmaMindInvalidInputError, match=message):
         hook.create_campaign(**arguments)
     assert simulator.requests == []
@@ -226,7 +235,7 @@ def test_bad_arguments_are_refused_before_sending(hook, simulator, kwargs, messa
 def test_an_unreadable_path_is_named(hook, simulator, tmp_path):
     missing = tmp_path / "nope.csv"
     with pytest.raises(SigmaMindInvalidInputError, match=r"contacts: cannot read '.*nope\.csv': No such file"):
-        hook.create_campaign(campaign_name="x", contacts=missing, **FIELDS)
+        hook.create_campaign(campaign_name="x", contacts=missing, **LINE)
 
 
 def test_a_create_that_fails_ambiguously_is_not_retried(hook, simulator):
@@ -235,7 +244,7 @@ def test_a_create_that_fails_ambiguously_is_not_retried(hook, simulator):
     simulator.inject(Fault.reset_mid_body())
 
     with pytest.raises(SigmaMindTransportError) as excinfo:
-        hook.create_campaign(campaign_name="Renewals 2026-06-01", contacts=ROWS, **FIELDS)
+        hook.create_campaign(campaign_name="Renewals 2026-06-01", contacts=ROWS, **LINE)
 
     assert len(posts(simulator)) == 1  # max_retries=2, yet a single attempt
     message = str(excinfo.value)
@@ -244,7 +253,7 @@ def test_a_create_that_fails_ambiguously_is_not_retried(hook, simulator):
     assert CANARY_API_KEY not in message
     (created,) = [c for c in hook.list_campaigns() if c.name == "Renewals 2026-06-01"]  # it did exist
     with pytest.raises(SigmaMindRejectedError) as again:
-        hook.create_campaign(campaign_name="Renewals 2026-06-01", contacts=ROWS, **FIELDS)
+        hook.create_campaign(campaign_name="Renewals 2026-06-01", contacts=ROWS, **LINE)
     assert again.value.status_code == 409
     assert "campaign names are unique per account and 'Renewals 2026-06-01' is taken" in str(again.value)
     assert [c.campaign_id for c in hook.list_campaigns()] == [created.campaign_id]
@@ -263,9 +272,18 @@ def test_no_failed_create_is_retried(hook, simulator, fault, error, detail):
     simulator.inject(fault, times=None)
 
     with pytest.raises(error, match=re.escape(detail)):
-        hook.create_campaign(campaign_name="x", contacts=ROWS, **FIELDS)
+        hook.create_campaign(campaign_name="x", contacts=ROWS, **LINE)
 
     assert len(posts(simulator)) == 1
+
+
+def test_every_field_of_the_table_reaches_the_create_form(hook, simulator):
+    arguments = {field.name: EVERY_FIELD[field.name] for field in NewCampaign.arguments()}
+
+    hook.create_campaign(contacts=ROWS, **arguments)
+
+    form = form_of(simulator.requests[0])
+    assert set(form) == {field.create for field in FIELDS if field.create} | {"file"}
 
 
 # -- list -----------------------------------------------------------------------------------------
@@ -399,7 +417,7 @@ def test_malformed_pages(payload, message):
 
 
 def test_updating_one_field_sends_only_it_and_leaves_the_others_untouched(hook, simulator):
-    created = hook.create_campaign(campaign_name="Q4", contacts=ROWS, concurrent_calls=2, **FIELDS)
+    created = hook.create_campaign(campaign_name="Q4", contacts=ROWS, concurrent_calls=2, **LINE)
     before = simulator.campaign(created.campaign_id)
 
     updated = hook.update_campaign(created.campaign_id, concurrent_calls=9)
@@ -413,7 +431,7 @@ def test_updating_one_field_sends_only_it_and_leaves_the_others_untouched(hook, 
 
 
 def test_update_renames_and_reschedules_in_a_non_utc_zone(hook, simulator):
-    created = hook.create_campaign(campaign_name="Q4", contacts=ROWS, **FIELDS)
+    created = hook.create_campaign(campaign_name="Q4", contacts=ROWS, **LINE)
 
     updated = hook.update_campaign(
         created.campaign_id,
@@ -436,6 +454,16 @@ def test_update_renames_and_reschedules_in_a_non_utc_zone(hook, simulator):
     assert updated.scheduled_date == datetime(2031, 7, 1, 15, 0, tzinfo=UTC)  # PDT is UTC-7
 
 
+def test_every_field_of_the_table_reaches_the_update_body(hook, simulator):
+    created = hook.create_campaign(campaign_name="Q4", contacts=ROWS, **LINE)
+    arguments = {field.name: EVERY_FIELD[field.name] for field in CampaignChanges.arguments()}
+
+    hook.update_campaign(created.campaign_id, **arguments)
+
+    body = json.loads(simulator.requests[-1].body)
+    assert body == {field.update: EVERY_FIELD[field.name] for field in FIELDS if field.update}
+
+
 def test_update_refuses_nothing_and_bad_fields_without_sending(hook, simulator):
     with pytest.raises(SigmaMindInvalidInputError, match="nothing to update for campaign 'camp_x'"):
         hook.update_campaign("camp_x")
@@ -455,7 +483,7 @@ def test_update_of_an_unknown_campaign_is_not_found(hook, simulator):
 
 
 def test_update_is_retried_after_a_transient_failure(hook, simulator):
-    created = hook.create_campaign(campaign_name="Q4", contacts=ROWS, **FIELDS)
+    created = hook.create_campaign(campaign_name="Q4", contacts=ROWS, **LINE)
     simulator.inject(Fault.server_error(502), campaign_id=created.campaign_id)
 
     hook.update_campaign(created.campaign_id, dynamic_variables={"promo": "X"})
@@ -464,3 +492,35 @@ def test_update_is_retried_after_a_transient_failure(hook, simulator):
         ("PATCH", 502),
         ("PATCH", 200),
     ]
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [("totalCount",), ("totalCounts",), (), ("hasPrevious",), ("page", "totalCount")],
+    ids=["total-count", "total-counts", "data-only", "has-previous-only", "page-and-total"],
+)
+def test_a_silent_page_cap_loses_no_campaign(sigmamind_simulator_factory, monkeypatch, envelope):
+    """A server that caps pages at 7 without saying so, and sends only part of the envelope."""
+    from tests.helpers import CANARY_API_KEY, connection_json
+
+    sim = sigmamind_simulator_factory(api_key=CANARY_API_KEY, max_page_size=7, list_envelope=envelope)
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(sim.url, max_retries=0))
+    if "totalCounts" in envelope:  # the other generation's spelling
+        sim.inject(Fault.body(page([campaign_json(i) for i in range(7)], totalCounts=23)))
+        sim.inject(Fault.body(page([campaign_json(i) for i in range(7, 14)], totalCounts=23)))
+        sim.inject(Fault.body(page([campaign_json(i) for i in range(14, 21)], totalCounts=23)))
+        sim.inject(Fault.body(page([campaign_json(i) for i in range(21, 23)], totalCounts=23)))
+        expected = [f"c{i}" for i in range(23)]
+    else:
+        expected = [sim.add_campaign(name=f"c{i}")["campaignName"] for i in range(23)]
+    with SigmaMindHook() as hook:
+        names = [c.name for c in hook.list_campaigns(page_size=100)]
+    assert names == expected
+
+
+def test_counts_that_do_not_add_up_are_reported(hook, simulator, capsys):
+    simulator.inject(Fault.body(page([campaign_json(0), campaign_json(1)], totalCount=5)))
+    simulator.inject(Fault.body(page([], totalCount=5)))
+    names = [c.name for c in hook.list_campaigns(page_size=2)]
+    assert names == ["c0", "c1"]
+    assert "Listed 2 campaigns where SigmaMind reported 5 in all (totalCount)" in capsys.readouterr().out

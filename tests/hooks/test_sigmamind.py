@@ -19,9 +19,7 @@ from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
 from airflow_provider_sigmamind.models import CampaignStatus
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.simulator import Fault
-from tests.conftest import CANARY_API_KEY, connection_json
-
-FAST = RetryPolicy(backoff_initial=0, backoff_max=0, deadline=10)
+from tests.helpers import CANARY_API_KEY, FAST, connection_json
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import pytest
 
 from airflow_provider_sigmamind.exceptions import SigmaMindContactListError, SigmaMindNotFoundError
 from airflow_provider_sigmamind.operators.campaign import GetCampaignOperator
+from tests.helpers import logged_warnings
 
 ROW_ERRORS = ["Row 3: missing required variable 'customer_name'", "Row 7: invalid phone number '+1234'"]
 
@@ -22,15 +23,16 @@ def test_returns_the_payload_as_sent_and_logs_a_summary(sigmamind_conn, simulato
     assert f"Fetched campaign 'Q4 Outreach' [{served['campaignId']}] status=scheduled scheduled=20" in log
 
 
-def test_row_errors_are_a_warning_by_default(sigmamind_conn, simulator, capsys):
+def test_row_errors_are_a_warning_by_default(sigmamind_conn, simulator, capsys, caplog):
     served = simulator.add_campaign(errors=ROW_ERRORS)
     operator = GetCampaignOperator(task_id="fetch", campaign_id=served["campaignId"])
 
     result = operator.execute(context={})
 
     assert result["errors"] == ROW_ERRORS
-    log = capsys.readouterr().out
-    assert sum("[warning  ] campaign " in line for line in log.splitlines()) == 1
+    warnings = logged_warnings(capsys, caplog)
+    assert sum(line.startswith("campaign ") for line in warnings) == 1
+    log = "\n".join(warnings)
     assert "2 contact-list row error(s)" in log
     assert all(error in log for error in ROW_ERRORS)
 

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 import pytest
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_sigmamind.exceptions import SigmaMindInvalidInputError, SigmaMindNotFoundError
 from airflow_provider_sigmamind.operators.campaign import (
@@ -184,6 +184,43 @@ def test_update_sends_only_what_is_given(sigmamind_conn, simulator):
     (patch,) = simulator.requests
     assert json.loads(patch.body) == {"concurrentCalls": 7}  # the empty rendered name is "leave as it is"
     assert result == {**before, "concurrentCalls": 7}
+
+
+def test_update_passes_every_field_converting_rendered_text(sigmamind_conn, simulator):
+    served = simulator.add_campaign(name="Q4")
+    rendered = {
+        "campaign_name": "Q4 (moved)",
+        "sip_phone_number": "+14155552672",
+        "agent_id": "agent_2",
+        "concurrent_calls": " 7 ",
+        "scheduled": True,
+        "scheduled_date": "2031-07-01",
+        "scheduled_time": "08:00:00",
+        "scheduled_timezone": "America/Los_Angeles",
+        "dynamic_variables": {"promo": "X"},
+    }
+
+    UpdateCampaignOperator(task_id="update", campaign_id=served["campaignId"], **rendered).execute(context={})
+
+    (patch,) = simulator.requests
+    assert json.loads(patch.body) == {
+        "campaignName": "Q4 (moved)",
+        "sipPhoneNumber": "+14155552672",
+        "agentId": "agent_2",
+        "concurrentCalls": 7,
+        "isScheduled": True,
+        "scheduledDate": "2031-07-01",
+        "scheduledTime": "08:00:00",
+        "scheduledTimezone": "America/Los_Angeles",
+        "dynamicVariables": {"promo": "X"},
+    }
+
+
+def test_an_empty_rendered_required_field_is_reported_as_empty(sigmamind_conn, simulator):
+    with pytest.raises(SigmaMindInvalidInputError) as excinfo:
+        create(contacts=CSV, campaign_name=" ").execute(context={})
+    assert excinfo.value.problems == ["campaign_name is empty; it must be 1 to 128 characters"]
+    assert simulator.requests == []
 
 
 def test_update_of_an_unknown_campaign(sigmamind_conn, simulator):

@@ -33,6 +33,7 @@ import functools
 import importlib
 import json
 import logging
+import re
 import sys
 import traceback
 from collections import Counter
@@ -83,14 +84,15 @@ class SecretAudit:
     def scan(self, surface: str, where: str, value: object) -> bool:
         """Look for the secret in ``value`` (text, bytes, or anything else through ``repr``)."""
         if isinstance(value, bytes | bytearray):
-            secret_bytes = {self.secret.encode("utf-8"), self.secret.encode("latin-1", "replace")}
-            hit = next((s for s in secret_bytes if s in value), None)
-            text = bytes(value).decode("utf-8", "replace") if hit else ""
+            text = bytes(value).decode("utf-8", "replace")
             size = len(value)
         else:
             text = value if isinstance(value, str) else _safe_repr(value)
-            hit = self.secret if self.secret in text else None
             size = len(text)
+        if self.secret not in text:
+            # The key in another spelling: JSON \uXXXX escapes, \/ or percent-encoding, mixed freely.
+            text = unescaped(text)
+        hit = self.secret if self.secret in text else None
         self.scanned[surface] += 1
         self.scanned_bytes += size
         if hit is None:
@@ -125,6 +127,19 @@ class SecretAudit:
             line = f"{request.method} {request.raw_path} {request.query!r} {request.headers!r}"
             self.scan("wire", f"{where}: request #{n} line and headers", line)
             self.scan("wire", f"{where}: request #{n} body", request.body)
+
+
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_PERCENT = re.compile(r"%([0-9a-fA-F]{2})")
+
+
+def unescaped(text: str) -> str:
+    """``text`` with JSON ``\\uXXXX`` and ``\\/`` escapes and percent-encoding undone (written
+    apart from the provider's own blanking, so that a bug there cannot hide here)."""
+    if "\\" not in text and "%" not in text:
+        return text
+    text = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text).replace("\\/", "/")
+    return _PERCENT.sub(lambda m: chr(int(m[1], 16)), text)
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
@@ -209,7 +224,7 @@ class SessionAudit:
             module = sys.modules.get(module_name)
             if module is None or module_name in self._patched:
                 continue
-            from airflow.sdk import BaseOperator
+            from airflow.providers.common.compat.sdk import BaseOperator
 
             for value in vars(module).values():
                 if isinstance(value, type) and issubclass(value, BaseOperator) and value.__module__ == module_name:
@@ -380,7 +395,7 @@ def current() -> SessionAudit | None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _session
-    conftest = importlib.import_module("tests.conftest")  # the canary and the test AIRFLOW_HOME
+    conftest = importlib.import_module("tests.environment")  # the canary and the test AIRFLOW_HOME
     _session = SessionAudit(conftest.CANARY_API_KEY, Path(conftest.AIRFLOW_HOME))
 
 

@@ -19,19 +19,27 @@ The few ``dag.test()`` runs in ``test_fault_matrix.py`` check these drivers agai
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
-from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
+try:  # Airflow 3
+    from airflow.sdk.exceptions import AirflowRescheduleException, AirflowTaskTimeout, TaskDeferred
+except ImportError:  # Airflow 2.11
+    from airflow.exceptions import AirflowRescheduleException, AirflowTaskTimeout, TaskDeferred  # type: ignore[no-redef]
 
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
 from airflow_provider_sigmamind.models import Campaign
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
 from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
+from airflow_provider_sigmamind.version_compat import AIRFLOW_V_3_0_PLUS
 
 SENSOR_MODES = ("poke", "reschedule", "deferrable")
 MODES = ("hook", *SENSOR_MODES)
@@ -61,13 +69,26 @@ class Outcome:
 
 
 class FirstTryDate:
-    """The one method of Airflow's task instance a reschedule-mode sensor calls, on a virtual clock.
+    """What of Airflow's task instance a reschedule-mode sensor reads, on a virtual clock: Airflow 3's
+    ``get_first_reschedule_date``, and the fields with which Airflow 2.11's ``BaseSensorOperator``
+    looks its first reschedule row up (that lookup is answered by :meth:`reschedule_rows`).
 
     :param offset: seconds between the first try and this one.
     """
 
+    max_tries, dag_id, task_id, run_id, map_index = 0, "harness", "wait", "harness_run", -1
+
     def __init__(self, offset: float) -> None:
         self.offset = offset
+
+    @contextlib.contextmanager
+    def reschedule_rows(self) -> Iterator[None]:
+        """On Airflow 2.11, its sensors' query for the first reschedule row answered from this clock."""
+        if AIRFLOW_V_3_0_PLUS:
+            yield
+            return
+        with mock.patch("airflow.sensors.base._orig_start_date", return_value=self.get_first_reschedule_date(None)):
+            yield
 
     def get_first_reschedule_date(self, context: Any) -> datetime | None:
         """``None`` on the first try (no reschedule recorded yet), else when the first try started."""
@@ -76,10 +97,15 @@ class FirstTryDate:
         return datetime.now(UTC) - timedelta(seconds=self.offset)
 
 
+def waited_figures(log: str) -> list[tuple[str, float]]:
+    """(status, seconds) of every "Campaign ... is now <status> after <N>s of waiting" line in ``log``."""
+    return [(m[0], float(m[1])) for m in re.findall(r"is now '([^']*)' after ([0-9.]+)s of waiting", log)]
+
+
 def make_sensor(
     campaign_id: str, mode: str, *, policy: RetryPolicy, poke_interval: float, timeout: float, **kwargs: Any
 ) -> CampaignStatusSensor:
-    """A sensor for ``mode`` whose sync hook uses ``policy`` (the trigger's is set on the class)."""
+    """A sensor for ``mode`` whose hook uses ``policy`` (and so does its trigger: the sensor passes it on)."""
     sensor = CampaignStatusSensor(
         task_id="wait",
         campaign_id=campaign_id,
@@ -120,7 +146,7 @@ def run_poke(campaign_id: str, *, policy: RetryPolicy, timeout: float, **kwargs:
     sensor = make_sensor(campaign_id, "poke", policy=policy, poke_interval=0.02, timeout=timeout, **kwargs)
     try:
         value = sensor.execute({})
-    except Exception as err:
+    except (Exception, AirflowTaskTimeout) as err:
         return _failed(err, started)
     return _success(value, started)
 
@@ -133,8 +159,10 @@ def run_reschedule(campaign_id: str, *, policy: RetryPolicy, max_tries: int = 4,
         sensor = make_sensor(
             campaign_id, "reschedule", policy=policy, poke_interval=RESCHEDULE_INTERVAL, timeout=timeout, **kwargs
         )
+        ti = FirstTryDate(n * RESCHEDULE_INTERVAL)
         try:
-            value = sensor.execute({"ti": FirstTryDate(n * RESCHEDULE_INTERVAL)})
+            with ti.reschedule_rows():
+                value = sensor.execute({"ti": ti})
         except AirflowRescheduleException:
             continue
         except Exception as err:
@@ -147,33 +175,46 @@ async def _events(trigger: CampaignStatusTrigger) -> list[dict[str, Any]]:
     return [event.payload async for event in trigger.run()]
 
 
-def run_deferrable(campaign_id: str, *, policy: RetryPolicy, timeout: float, **kwargs: Any) -> Outcome:
-    """Check, defer, run the trigger as the triggerer would, resume on a fresh sensor."""
+def run_deferrable(
+    campaign_id: str, *, policy: RetryPolicy, timeout: float, max_deferrals: int = 50, **kwargs: Any
+) -> Outcome:
+    """Check, defer, run the trigger as the triggerer would, resume on a fresh sensor (again, while it defers)."""
     started = time.monotonic()
 
     def sensor() -> CampaignStatusSensor:
         return make_sensor(campaign_id, "deferrable", policy=policy, poke_interval=0.02, timeout=timeout, **kwargs)
 
+    events: list[dict[str, Any]] = []
     try:
-        value = sensor().execute({})
-    except TaskDeferred as deferred:
-        classpath, trigger_kwargs = deferred.trigger.serialize()
-        assert classpath == "airflow_provider_sigmamind.triggers.campaign.CampaignStatusTrigger"
-        previous = CampaignStatusTrigger.retry_policy
-        CampaignStatusTrigger.retry_policy = policy
         try:
-            events = asyncio.run(_events(CampaignStatusTrigger(**trigger_kwargs)))
-        finally:
-            CampaignStatusTrigger.retry_policy = previous
-        assert len(events) == 1, events
-        try:
-            value = sensor().resume_execution(deferred.method_name, {"event": events[0]}, {})
-        except Exception as err:
-            return _failed(err, started, tries=2, events=events)
-        return _success(value, started, tries=2, events=events)
-    except Exception as err:
+            return _success(sensor().execute({}), started)
+        except TaskDeferred as first:
+            deferred = first
+        for tries in range(2, max_deferrals + 2):
+            classpath, trigger_kwargs = deferred.trigger.serialize()
+            assert classpath == "airflow_provider_sigmamind.triggers.campaign.CampaignStatusTrigger"
+            # The trigger's patience is the sensor hook's ``policy``, passed in its kwargs.
+            passed = RetryPolicy.from_kwargs(trigger_kwargs["retry_policy"])
+            assert passed == replace(policy, max_retries=passed.max_retries), (passed, policy)
+            new = asyncio.run(_events(CampaignStatusTrigger(**json.loads(json.dumps(trigger_kwargs)))))
+            assert len(new) == 1, new
+            events += new
+            # As Airflow resumes a task: the deferral's kwargs, and the event.
+            next_kwargs = {**json.loads(json.dumps(deferred.kwargs or {})), "event": new[0]}
+            try:
+                return _success(
+                    sensor().resume_execution(deferred.method_name, next_kwargs, {}),
+                    started,
+                    tries=tries,
+                    events=events,
+                )
+            except TaskDeferred as again:
+                deferred = again
+            except (Exception, AirflowTaskTimeout) as err:
+                return _failed(err, started, tries=tries, events=events)
+        return Outcome("deferred", tries=max_deferrals + 1, events=events, elapsed=time.monotonic() - started)
+    except (Exception, AirflowTaskTimeout) as err:
         return _failed(err, started)
-    return _success(value, started)
 
 
 def run_mode(mode: str, campaign_id: str, *, policy: RetryPolicy, timeout: float, **kwargs: Any) -> Outcome:

@@ -15,6 +15,7 @@ hook serve all the examples of a test.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import time
@@ -22,23 +23,23 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from airflow.sdk import PokeReturnValue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_sigmamind.compat import PokeReturnValue
 from airflow_provider_sigmamind.exceptions import (
     SigmaMindError,
     SigmaMindInvalidInputError,
     SigmaMindNotFoundError,
 )
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
-from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
 from airflow_provider_sigmamind.simulator import Fault
 from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
-from tests.conftest import connection_json
+from tests import helpers
+from tests.helpers import connection_json
 
-FAST = RetryPolicy(backoff_initial=0, backoff_max=0, retry_after_max=0, deadline=10, jitter=lambda: 0)
+FAST = dataclasses.replace(helpers.FAST, retry_after_max=0)  # generated Retry-After values are not waited for
 STATUSES = ("live", "scheduled", "paused", "completed")
 PREFIX = "/v1/campaigns/"
 
@@ -56,8 +57,12 @@ def examples(n: int) -> settings:
 
 @pytest.fixture
 def fast_conn(simulator, monkeypatch) -> str:
-    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=1))
-    monkeypatch.setattr(CampaignStatusTrigger, "retry_policy", FAST)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIGMAMIND_DEFAULT",
+        connection_json(
+            simulator.url, timeout=5, max_retries=1, backoff_initial=0, backoff_max=0, retry_after_max=0, deadline=10
+        ),
+    )
     return "sigmamind_default"
 
 

@@ -23,7 +23,7 @@ from airflow_provider_sigmamind.operators.campaign import GetCampaignOperator
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
 from airflow_provider_sigmamind.simulator import SigmaMindSimulator
 from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
-from tests.conftest import CANARY_API_KEY, ROOT
+from tests.helpers import CANARY_API_KEY, ROOT
 from tests.reliability import audit
 from tests.reliability.audit import SecretAudit, SessionAudit
 
@@ -134,7 +134,7 @@ import logging
 import pytest
 
 from airflow_provider_sigmamind.simulator import SigmaMindSimulator
-from tests.conftest import CANARY_API_KEY
+from tests.environment import CANARY_API_KEY
 
 
 def test_clean():
@@ -228,3 +228,52 @@ def test_the_simulator_never_records_the_key_header(simulator):
     assert request.authorized
     assert CANARY_API_KEY not in repr(request)
     assert "x-api-key" not in request.headers
+
+
+# -- tracebacks that show local variables ------------------------------------------------------
+
+
+def rendered_with_locals(error: BaseException) -> str:
+    """``error``'s traceback as Airflow 3.0's pretty console prints it: rich, every frame's locals.
+
+    (Airflow's own ``Connection`` shows its password there, in any frame that holds one: task logs
+    print no locals. What the provider can do is keep the key out of its own objects and frames.)
+    """
+    import io
+
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(
+        Traceback.from_exception(type(error), error, error.__traceback__, show_locals=True, max_frames=100)
+    )
+    return out.getvalue()
+
+
+def failure_of(call) -> BaseException:
+    try:
+        call()
+    except Exception as err:
+        return err
+    raise AssertionError("expected a failure")
+
+
+def lines_with_the_key(text: str) -> list[str]:
+    """The lines of ``text`` that hold the key, the key itself masked (for a failure's message)."""
+    return [line.replace(CANARY_API_KEY, "<canary>") for line in text.splitlines() if CANARY_API_KEY in line]
+
+
+def test_a_failed_request_s_traceback_with_locals_shows_no_key(simulator, monkeypatch):
+    from airflow_provider_sigmamind.simulator import Fault
+    from tests.helpers import connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, max_retries=0))
+    cid = simulator.add_campaign()["campaignId"]
+    simulator.inject(Fault.server_error(500), times=1)
+    error = failure_of(lambda: SigmaMindHook().get_campaign(cid))
+    assert isinstance(error, SigmaMindServerError)
+    text = rendered_with_locals(error)
+    assert "in request" in text  # the hook's frames are shown...
+    assert "route = " in text  # ...with their locals
+    assert lines_with_the_key(text) == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from airflow.sdk import PokeReturnValue
+from airflow.providers.common.compat.sdk import PokeReturnValue
 
 from airflow_provider_sigmamind.exceptions import (
     SigmaMindAuthError,
@@ -13,7 +15,8 @@ from airflow_provider_sigmamind.exceptions import (
 from airflow_provider_sigmamind.models import CampaignStatus
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
 from airflow_provider_sigmamind.simulator import Fault
-from tests.conftest import connection_json
+from tests.helpers import connection_json, logged_warnings
+from tests.reliability.harness import FirstTryDate, waited_figures
 
 
 def make_sensor(campaign_id: str, **kwargs) -> CampaignStatusSensor:
@@ -63,13 +66,13 @@ def test_failure_status_fails_at_once(sigmamind_conn, simulator):
         sensor.poke({})
 
 
-def test_unknown_status_keeps_waiting_and_warns_once(sigmamind_conn, simulator, capsys):
+def test_unknown_status_keeps_waiting_and_warns_once(sigmamind_conn, simulator, capsys, caplog):
     served = simulator.add_campaign(script=["archived", "archived", "ARCHIVED", "live"])
     sensor = make_sensor(served["campaignId"])
     results = [sensor.poke({}) for _ in range(4)]
     assert results[:3] == [False, False, False]
     assert results[3].is_done
-    warnings = [line for line in capsys.readouterr().out.splitlines() if "[warning  ]" in line]
+    warnings = logged_warnings(capsys, caplog)
     assert len(warnings) == 1
     assert "unknown status 'archived'" in warnings[0]
 
@@ -115,3 +118,26 @@ def test_bad_arguments_fail_at_dag_parse_time(kwargs, message):
 def test_statuses_accept_enum_and_strings():
     sensor = make_sensor("camp_x", target_statuses=[CampaignStatus.LIVE, "Completed"])
     assert sensor.target_statuses == [CampaignStatus.COMPLETED, CampaignStatus.LIVE]
+
+
+def test_poke_mode_counts_the_wait_from_the_first_poke(sigmamind_conn, simulator, capsys):
+    served = simulator.add_campaign(script=["scheduled", "live"])
+    sensor = make_sensor(served["campaignId"])
+    assert sensor.poke({}) is False
+    began = sensor._watch.started
+    time.sleep(0.3)  # the poke interval
+    assert sensor.poke({}).is_done
+    (_, first), (status, second) = waited_figures(capsys.readouterr().out)
+    assert first < 0.3
+    assert status == "live"
+    assert second >= 0.3 - 0.05
+    assert sensor._watch.started == began
+
+
+def test_reschedule_mode_counts_the_wait_from_the_first_try(sigmamind_conn, simulator, capsys):
+    served = simulator.add_campaign(script=["live"])
+    sensor = make_sensor(served["campaignId"], mode="reschedule")
+    assert sensor.poke({"ti": FirstTryDate(offset=600)}).is_done  # a fresh sensor, 600 s into the wait
+    ((status, seconds),) = waited_figures(capsys.readouterr().out)
+    assert status == "live"
+    assert 600 <= seconds < 600 + 30

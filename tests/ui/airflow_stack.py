@@ -1,8 +1,18 @@
-"""A real Airflow API server (UI included) in an isolated AIRFLOW_HOME, for the browser check.
+"""A real Airflow deployment in an isolated AIRFLOW_HOME, for the checks that need whole processes.
 
-Started with the provider installed (this venv), ``[core] test_connection = Enabled`` and
-SimpleAuthManager giving everyone admin access (no login page), bound to 127.0.0.1 on a free port.
-Every process it starts is stopped again, children before parents.
+``AirflowStack`` runs the components a deployment runs (``api-server``, ``scheduler``,
+``dag-processor``, ``triggerer``) on one SQLite metadata DB with the LocalExecutor, all on
+127.0.0.1, with the provider installed (this venv), ``[core] test_connection = Enabled`` and
+SimpleAuthManager giving everyone admin access (no login page, no token needed for the REST API).
+
+Every component starts in a session of its own (so also a process group of its own, led by it).
+Stopping sends SIGTERM to each component, last started first, and waits: Airflow stops its own
+children then (executor workers, task processes, the trigger runner). Whatever is still alive in one
+of those sessions afterwards (a component that ignored SIGTERM, a child it left orphaned) is killed
+by process group and reported by :meth:`AirflowStack.stop`, so a check can fail on it.
+
+The scheduler and triggerer run with ``--skip-serve-logs``: their log servers bind a fixed port
+on every interface, and the API server reads the task logs from this home's disk anyway.
 """
 
 from __future__ import annotations
@@ -10,24 +20,36 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Mapping, Sequence
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any, TypeVar
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-#: uvicorn's line once the app serves requests.
-READY_LINE = re.compile(r"Application startup complete|Uvicorn running on")
+#: The long-running components, in start order; each has a health entry of this name in /monitor/health.
+COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
+_HEALTH_KEY = {"dag-processor": "dag_processor", "scheduler": "scheduler", "triggerer": "triggerer"}
+_ARGS = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
+#: How often waits poll the REST API, and how long a component may take to stop after SIGTERM.
+POLL_SECONDS = 0.5
+STOP_TIMEOUT = 30.0
+FINISHED = ("success", "failed")
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 only, whatever the env says
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -37,66 +59,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def stop_process_tree(proc: subprocess.Popen[bytes] | subprocess.Popen[str], *, timeout: float = 15.0) -> None:
-    """Stop ``proc`` and everything it started: the children first (deepest first), then ``proc``.
+class AirflowStack:
+    """Airflow components sharing one home; use as a context manager (or :meth:`start` / :meth:`stop`).
 
-    SIGTERM, then SIGKILL for whatever is still alive after ``timeout`` seconds.
-    """
-    try:
-        children = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        children = []
-    depth = {child.pid: _depth(child, proc.pid) for child in children}
-    for level in sorted(set(depth.values()), reverse=True):
-        _terminate([child for child in children if depth[child.pid] == level], timeout=timeout)
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
-
-
-def _depth(process: psutil.Process, root_pid: int) -> int:
-    """How many generations ``process`` is below ``root_pid``."""
-    level = 0
-    with contextlib.suppress(psutil.Error):
-        while process.pid != root_pid:
-            parent = process.parent()
-            if parent is None:
-                break
-            process, level = parent, level + 1
-    return level
-
-
-def _terminate(processes: list[psutil.Process], *, timeout: float) -> None:
-    """SIGTERM ``processes``, then SIGKILL those still alive after ``timeout`` seconds."""
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
-    for process in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(alive, timeout=timeout)
-
-
-class AirflowUI:
-    """An Airflow API server serving the UI on ``url``; use as a context manager.
-
-    :param home: an empty directory to use as AIRFLOW_HOME (the SQLite DB and logs go there).
+    :param home: an empty directory to use as AIRFLOW_HOME (the SQLite DB, logs and each component's
+        output, ``<component>.log``, go there).
+    :param components: which of :data:`COMPONENTS` to run; ``api-server`` always runs.
     :param dags_folder: the DAGs folder (``example_dags/``).
-    :param startup_timeout: seconds allowed for the server to start.
+    :param env: more environment for every Airflow process (a connection, a setting).
+    :param component_env: more environment for one component (and the processes it starts), by name.
+    :param startup_timeout: seconds allowed for the components to become healthy.
+    :param database_url: the metadata DB's SQLAlchemy URL (PostgreSQL, say); default: SQLite in ``home``.
     """
 
     def __init__(
-        self, *, home: Path, dags_folder: Path = ROOT / "example_dags", startup_timeout: float = 120.0
+        self,
+        *,
+        home: Path,
+        components: Iterable[str] = ("api-server",),
+        dags_folder: Path = ROOT / "example_dags",
+        env: Mapping[str, str] | None = None,
+        component_env: Mapping[str, Mapping[str, str]] | None = None,
+        startup_timeout: float = 150.0,
+        database_url: str | None = None,
     ) -> None:
+        wanted = {"api-server", *components}
+        unknown = wanted - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"unknown components {sorted(unknown)}; choose from {COMPONENTS}")
+        self.components = [name for name in COMPONENTS if name in wanted]
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = home / "api-server.log"
         self.startup_timeout = startup_timeout
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
         self.env: dict[str, str] = {
@@ -104,11 +98,9 @@ class AirflowUI:
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            # One worker process: with the default 32, forked all at once, `dags test --use-executor`
-            # sometimes hangs in LocalExecutor.end() after the run has finished (Airflow 3.3.2).
-            "AIRFLOW__CORE__PARALLELISM": "1",
             "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -116,17 +108,21 @@ class AirflowUI:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            # One secret for the API server and the task processes, whatever airflow.cfg says.
+            # The scheduler's own health server binds a fixed port (8974); /monitor/health suffices.
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            # One secret for the API server, the task processes and the triggerer, whatever airflow.cfg says.
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            **(env or {}),
         }
-        self._proc: subprocess.Popen[str] | None = None
+        self.component_env = {name: dict(extra) for name, extra in (component_env or {}).items()}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._outputs: dict[str, IO[bytes]] = {}
         self._sessions: set[int] = set()  # ids of the sessions started here (= their leaders' pids)
-        self._reader: threading.Thread | None = None
-        self._ready = False
-        self._settled = threading.Event()  # set on the ready line, or when the output ends
+        #: What stop() had to do that is Airflow's own doing, not a problem of the provider's.
+        self.notes: list[str] = []
 
-    def __enter__(self) -> AirflowUI:
+    def __enter__(self) -> AirflowStack:
         self.start()
         return self
 
@@ -135,12 +131,14 @@ class AirflowUI:
     ) -> None:
         self.stop()
 
+    # -- processes -------------------------------------------------------------------------------
+
     def airflow(
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300.0
     ) -> subprocess.CompletedProcess[str]:
         """Run one ``airflow`` CLI command in this home; output is captured, the exit code not checked.
 
-        On timeout the command and everything it started are stopped, and ``RuntimeError`` raised
+        On timeout the command and everything it started are killed, and ``RuntimeError`` raised
         with the end of its output.
         """
         proc = subprocess.Popen(
@@ -156,7 +154,7 @@ class AirflowUI:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            stop_process_tree(proc)
+            self._kill_sessions({proc.pid})
             stdout, stderr = proc.communicate()
             raise RuntimeError(
                 f"`airflow {' '.join(args)}` did not finish in {timeout:.0f}s; its output ends with:\n"
@@ -165,72 +163,74 @@ class AirflowUI:
         return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
     def start(self) -> None:
-        """Migrate the metadata DB, start the API server, return once it serves requests."""
+        """Migrate the metadata DB, start the components, return once each one reports healthy.
+
+        :raises RuntimeError: a component exited, or was not healthy in ``startup_timeout`` seconds
+            (everything started is stopped first).
+        """
         self.home.mkdir(parents=True, exist_ok=True)
         migrate = self.airflow("db", "migrate")
         if migrate.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}\n{migrate.stderr[-3000:]}")
-        self._proc = subprocess.Popen(
-            [AIRFLOW, "api-server"],
-            env=self.env,
-            stdout=subprocess.PIPE,
+        for name in self.components:
+            self._launch(name)
+        try:
+            self.wait_for(self._healthy, timeout=self.startup_timeout, what="the components to be healthy")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _launch(self, name: str) -> None:
+        output = self._outputs[name] = (self.home / f"{name}.log").open("ab")
+        self._procs[name] = subprocess.Popen(
+            [AIRFLOW, name, *_ARGS.get(name, ())],
+            env={**self.env, **self.component_env.get(name, {})},
+            stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            text=True,
             start_new_session=True,
         )
-        self._sessions.add(self._proc.pid)
-        assert self._proc.stdout is not None
-        self._reader = threading.Thread(target=self._pump, args=(self._proc.stdout,), daemon=True)
-        self._reader.start()
-        if not self._settled.wait(timeout=self.startup_timeout):
-            self.stop()
-            raise RuntimeError(f"the API server did not start in {self.startup_timeout:.0f}s:\n{self.log()}")
-        if not self._ready:
-            self.stop()
-            raise RuntimeError(f"the API server exited during startup:\n{self.log()}")
+        self._sessions.add(self._procs[name].pid)
 
-    def _pump(self, stream: IO[str]) -> None:
-        """Copy the server's output to ``log_path``, noting when it is ready and when it ends."""
-        with self.log_path.open("a", encoding="utf-8") as log:
-            for line in stream:
-                log.write(line)
-                log.flush()
-                if not self._ready and READY_LINE.search(line):
-                    self._ready = True
-                    self._settled.set()
-        self._settled.set()
+    def kill(self, name: str) -> None:
+        """``kill -9`` one component and everything in its session (its workers, task processes)."""
+        proc = self._procs.pop(name)
+        self._kill_sessions({proc.pid})
+        proc.wait(10)
+        self._outputs.pop(name).close()
 
-    def log(self) -> str:
-        """The API server's output so far."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+    def restart(self, name: str) -> None:
+        """Start a component :meth:`kill` stopped again, and wait until it reports healthy."""
+        self._launch(name)
+        self.wait_for(self._healthy, timeout=self.startup_timeout, what=f"{name} to be healthy again")
 
-    def stop(self) -> None:
-        """Stop the API server and its children; idempotent."""
-        if self._proc is not None:
-            stop_process_tree(self._proc)
-            self._proc = None
-        if self._reader is not None:
-            self._reader.join(timeout=10)
-            self._reader = None
+    def _healthy(self) -> bool:
+        try:
+            health = self.api("GET", "/api/v2/monitor/health")
+        except OSError:  # the API server is not listening yet
+            return False
+        return all(
+            (health.get(_HEALTH_KEY[name]) or {}).get("status") == "healthy"
+            for name in self.components
+            if name in _HEALTH_KEY
+        )
 
-    def dags_test(
-        self, dag_id: str, conf: Mapping[str, object], *, env: Mapping[str, str], timeout: float = 180.0
-    ) -> subprocess.CompletedProcess[str]:
-        """``airflow dags test --use-executor`` into this home's metadata DB, so the UI shows the run.
+    def check_alive(self) -> None:
+        """Raise ``RuntimeError`` with the end of its output if a component has exited."""
+        for name, proc in self._procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log(name)[-3000:]}")
 
-        The LocalExecutor runs each task in a supervised process that writes the task's log file
-        (plain ``dags test`` runs tasks in-process and leaves the UI without logs); those processes
-        reach the Execution API of this API server.
-        """
-        return self.airflow("dags", "test", "--use-executor", dag_id, "-c", json.dumps(conf), env=env, timeout=timeout)
+    def log(self, name: str = "api-server") -> str:
+        """A component's output so far."""
+        path = self.home / f"{name}.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def processes(self) -> Sequence[psutil.Process]:
-        """Every live process of the sessions this object started: the API server, a ``dags test``
-        and its executor's workers, ... (what must be gone once the check is over).
+        """Every live process of the sessions this stack started: the components and all they started,
+        even those whose parent has exited (what must be gone once a check is over).
 
-        Each command starts in a session of its own, so its descendants are found even when their
-        parent has exited. (Their environment cannot tell: Airflow's process titles overwrite it.)
+        Task processes move to process groups of their own, but stay in their component's session.
         """
         found = []
         for process in psutil.process_iter():
@@ -238,3 +238,156 @@ class AirflowUI:
                 if os.getsid(process.pid) in self._sessions and process.status() != psutil.STATUS_ZOMBIE:
                     found.append(process)
         return found
+
+    def stop(self) -> list[str]:
+        """Stop every component, last started first; idempotent.
+
+        Each gets SIGTERM and up to ``STOP_TIMEOUT`` seconds to stop its own children and exit. Then
+        every process left in one of this stack's sessions is killed, by process group. A scheduler
+        stuck on an idle executor worker (:meth:`_waits_on_idle_workers`) is killed at once, noted in
+        :attr:`notes` and warned about, and is not a problem.
+
+        :return: what had to be killed, one line each (empty when everything stopped by itself).
+        """
+        problems: list[str] = []
+        stopped = []
+        for name in reversed(list(self._procs)):
+            proc = self._procs.pop(name)
+            stopped.append(proc)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    if self._waits_on_idle_workers(proc.pid):
+                        self.notes.append(f"{name}: Airflow's LocalExecutor.end() waited on an idle worker; killed")
+                        warnings.warn(self.notes[-1], stacklevel=2)
+                        self._kill_sessions({proc.pid})
+                    else:
+                        problems.append(f"{name} (pid {proc.pid}) did not exit within {STOP_TIMEOUT:.0f}s of SIGTERM")
+            self._outputs.pop(name).close()
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                problems.append(f"left running: pid {process.pid} {' '.join(process.cmdline())[:100]!r}")
+        self._kill_sessions(self._sessions)
+        for proc in stopped:
+            proc.wait(10)
+        return problems
+
+    def _waits_on_idle_workers(self, leader: int) -> bool:
+        """Whether a component that did not stop is a scheduler in Airflow's ``LocalExecutor.end()``,
+        joining workers one of which never took its poison pill: every other process of its session
+        is an idle executor worker (no task, so no code of the provider's, runs in them). A race of
+        Airflow's own (seen on 3.3.2, rarely; compare apache/airflow#67870), not the provider's."""
+        others = [p for p in self.processes() if _session(p) == leader and p.pid != leader]
+        with contextlib.suppress(psutil.Error):
+            return bool(others) and all(
+                "LocalExecutor" in (title := " ".join(p.cmdline())) and "<idle>" in title for p in others
+            )
+        return False
+
+    def _kill_sessions(self, sessions: set[int]) -> None:
+        """SIGKILL every process group that has a live member in one of ``sessions``, then reap."""
+        members = [p for p in self.processes() if _session(p) in sessions]
+        for group in {_group(p) for p in members}:
+            if group is None:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        psutil.wait_procs(members, timeout=10)
+
+    # -- the REST API ----------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the REST API (``/api/v2/...``) and return the decoded JSON answer.
+
+        :raises urllib.error.HTTPError: for an answer that is not 2xx (its body in the message).
+        """
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        try:
+            with _NO_PROXY.open(request, timeout=30) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as err:
+            err.msg = f"{err.msg}: {err.read()[:2000].decode(errors='replace')}"
+            raise
+
+    def wait_for(self, probe: Callable[[], T | None], *, timeout: float, what: str) -> T:
+        """Poll ``probe`` every ``POLL_SECONDS`` until it returns something truthy, and return that.
+
+        :raises RuntimeError: a component exited meanwhile, or ``timeout`` seconds passed.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            result = probe()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"waited {timeout:.0f}s for {what}")
+            time.sleep(POLL_SECONDS)
+
+    def wait_for_dags(self, dag_ids: Iterable[str], *, timeout: float = 120.0) -> None:
+        """Wait until the dag-processor has parsed each DAG; fail at once on an import error."""
+        wanted = set(dag_ids)
+
+        def parsed() -> bool:
+            errors = self.api("GET", "/api/v2/importErrors")["import_errors"]
+            if errors:
+                raise AssertionError(f"DAG import errors: {errors}")
+            return wanted <= {dag["dag_id"] for dag in self.api("GET", "/api/v2/dags?limit=100")["dags"]}
+
+        self.wait_for(parsed, timeout=timeout, what=f"the DAGs {sorted(wanted)} to be parsed")
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
+        """Trigger a run of ``dag_id`` (as the UI's Trigger button does) and return its run id."""
+        run = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": dict(conf or {})})
+        return str(run["dag_run_id"])
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        """A DAG run's state."""
+        return str(self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+    def wait_for_runs(self, runs: Mapping[str, str], *, timeout: float) -> dict[str, str]:
+        """Wait until every run (``{dag_id: run_id}``) has finished; return ``{dag_id: state}``."""
+        states: dict[str, str] = {}
+
+        def finished() -> bool:
+            states.update({dag_id: self.run_state(dag_id, run_id) for dag_id, run_id in runs.items()})
+            return all(state in FINISHED for state in states.values())
+
+        try:
+            self.wait_for(finished, timeout=timeout, what="the DAG runs to finish")
+        except RuntimeError as err:
+            raise RuntimeError(f"{err}; states {states}") from None
+        return states
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """Each task's state in a run."""
+        answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """One XCom value of a run, deserialised."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}?deserialize=true"
+        return self.api("GET", path)["value"]
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        """The audit log's entries of one kind (e.g. ``state mismatch``), oldest first."""
+        return list(self.api("GET", f"/api/v2/eventLogs?event={urllib.parse.quote(event)}&limit=100")["event_logs"])
+
+
+def _session(process: psutil.Process) -> int | None:
+    with contextlib.suppress(OSError, psutil.Error):
+        return os.getsid(process.pid)
+    return None
+
+
+def _group(process: psutil.Process) -> int | None:
+    with contextlib.suppress(OSError, psutil.Error):
+        return os.getpgid(process.pid)
+    return None

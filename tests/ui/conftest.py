@@ -30,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 #: Set by ``make ui-check``: a missing browser is then a failure, not a skip.
 REQUIRED = os.environ.get("UI_CHECK_REQUIRED") == "1"
+#: How long an action or an assertion may wait for the page (Playwright's defaults: 30 s and 5 s).
+EXPECT_TIMEOUT_MS = 30_000
 HOW_TO_RUN = "the browser check runs on its own: `make ui-check` (or `pytest -m browser tests/ui`)"
 
 
@@ -64,6 +66,9 @@ def playwright_api() -> Any:
         from playwright import sync_api
     except ImportError:
         _unavailable("Playwright's Python package is missing: `make setup` installs it (extra `ui`)")
+    # The same patience for assertions as for actions: 5 s (Playwright's default for expect) is
+    # less than the UI can take to re-render on a busy two-core machine that also runs Airflow.
+    sync_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     return sync_api
 
 
@@ -81,7 +86,7 @@ def browser_context(chromium_path: str, playwright_api: Any) -> Iterator[Any]:
             viewport={"width": 1440, "height": 720},
         )
         try:
-            context.set_default_timeout(30_000)
+            context.set_default_timeout(EXPECT_TIMEOUT_MS)
             yield context
         finally:
             context.close()

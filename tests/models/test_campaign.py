@@ -341,6 +341,9 @@ def test_unusable_campaign_id_without_expected_id_is_rejected(campaign_id: objec
         pytest.param("5", None),
         pytest.param("Monday", None),
         pytest.param("12:00", None),
+        pytest.param("9999-12-31T23:59:59-05:00", None, id="after-year-9999-in-utc"),
+        pytest.param("0001-01-01T00:00:00+05:00", None, id="before-year-1-in-utc"),
+        pytest.param("9999-12-31T23:59:59+00:00", pendulum.datetime(9999, 12, 31, 23, 59, 59, tz="UTC"), id="edge"),
     ],
 )
 def test_scheduled_date(value: object, expected: pendulum.DateTime | None) -> None:

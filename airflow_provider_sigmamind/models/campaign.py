@@ -10,15 +10,17 @@ the payload exactly as sent in :attr:`Campaign.payload`.
 from __future__ import annotations
 
 import enum
+import functools
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pendulum
 from pendulum import DateTime
+
+from airflow_provider_sigmamind.models.common import ListPage, PayloadError, parse_instant, parse_list
+from airflow_provider_sigmamind.text import shorten
 
 __all__ = [
     "DEFAULT_TARGET_STATUSES",
@@ -33,10 +35,6 @@ __all__ = [
     "parse_campaign_page",
     "parse_statuses",
 ]
-
-
-class PayloadError(ValueError):
-    """A response body that is not a campaign (raised by the parser, mapped by the hook)."""
 
 
 class CampaignStatus(enum.StrEnum):
@@ -57,10 +55,7 @@ class CampaignStatus(enum.StrEnum):
     def parse(cls, value: object) -> CampaignStatus:
         """Map an API value to a status; anything unrecognised is :attr:`UNKNOWN`."""
         if isinstance(value, str):
-            try:
-                return cls(value.strip().lower())
-            except ValueError:
-                return cls.UNKNOWN
+            return _STATUS_BY_VALUE.get(value.strip().lower(), cls.UNKNOWN)
         return cls.UNKNOWN
 
     @property
@@ -79,6 +74,8 @@ class CampaignStatus(enum.StrEnum):
             return True
         return not self.is_terminal
 
+
+_STATUS_BY_VALUE: dict[str, CampaignStatus] = {status.value: status for status in CampaignStatus}
 
 #: Statuses a campaign never leaves.
 TERMINAL_STATUSES: frozenset[CampaignStatus] = frozenset({CampaignStatus.COMPLETED})
@@ -114,17 +111,22 @@ def judge(
     target (``completed`` while waiting for ``live``), fails at once; an unknown status waits.
     """
     targets = frozenset(targets)
-    wanted = " or ".join(sorted(t.value for t in targets))
     name = f"campaign {campaign_id!r}" if campaign_id else "the campaign"
     if status is CampaignStatus.UNKNOWN:
+        wanted = _wanted(targets)
         return Verdict("wait", f"{name} has unknown status {raw_status!r}; not counted as {wanted}, still waiting")
     if status in targets:
-        return Verdict("success", f"{name} is {status.value}")
-    if status in frozenset(failures):
-        return Verdict("failure", f"{name} is {status.value}, which is a failure status for this wait")
+        return Verdict("success", f"{name} is {status}")
+    if status in failures:
+        return Verdict("failure", f"{name} is {status}, which is a failure status for this wait")
     if not status.can_reach(targets):
-        return Verdict("failure", f"{name} is {status.value} and can never become {wanted} again; stopped waiting")
-    return Verdict("wait", f"{name} is {status.value}; waiting for {wanted}")
+        return Verdict("failure", f"{name} is {status} and can never become {_wanted(targets)} again; stopped waiting")
+    return Verdict("wait", f"{name} is {status}; waiting for {_wanted(targets)}")
+
+
+def _wanted(targets: frozenset[CampaignStatus]) -> str:
+    """The targets for a message: ``"completed or live"``."""
+    return " or ".join(sorted(targets))
 
 
 def parse_statuses(values: Iterable[str | CampaignStatus] | str | None, *, what: str) -> frozenset[CampaignStatus]:
@@ -149,23 +151,17 @@ def parse_statuses(values: Iterable[str | CampaignStatus] | str | None, *, what:
     return frozenset(result)
 
 
-_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
 def _parse_datetime(value: object) -> DateTime | None:
-    """An ISO-8601 date-time in UTC; ``None`` when absent or unreadable (the raw value stays in the payload).
+    """An ISO-8601 date-time in UTC as a pendulum ``DateTime`` (see :func:`~.common.parse_instant`)."""
+    return _pendulum_instant(value) if isinstance(value, str) else None
 
-    Only ISO-8601 date-times are read: a looser parser would turn ``"now"`` or ``"5"`` into a date.
-    """
-    if not isinstance(value, str) or not _ISO_INSTANT.match(value):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return pendulum.instance(parsed).in_tz("UTC")
+
+@functools.lru_cache(maxsize=4096)
+def _pendulum_instant(value: str) -> DateTime | None:
+    # Cached: every poll of a campaign reads the same scheduledDate, pendulum takes several times
+    # longer than the parse to build its DateTime, and a DateTime is immutable, so one can be shared.
+    instant = parse_instant(value)
+    return None if instant is None else pendulum.instance(instant)
 
 
 def _parse_errors(value: object) -> list[str]:
@@ -258,7 +254,7 @@ def parse_campaign(payload: object, *, expected_id: str | None = None) -> Campai
     if not isinstance(campaign_id, str) or not campaign_id:
         raise PayloadError("the campaign has no campaignId")
     if expected_id is not None and campaign_id != expected_id:
-        raise PayloadError(f"asked for campaign {expected_id!r} but the API answered with {campaign_id[:80]!r}")
+        raise PayloadError(f"asked for campaign {expected_id!r} but the API answered with {shorten(campaign_id, 84)}")
     concurrent = payload.get("concurrentCalls")
     scheduled = payload.get("scheduled", payload.get("isScheduled"))
     name = payload.get("campaignName")
@@ -275,47 +271,20 @@ def parse_campaign(payload: object, *, expected_id: str | None = None) -> Campai
     )
 
 
-def _count(value: object) -> int | None:
-    """A non-negative whole number from a list envelope, else ``None`` (absent or unreadable)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
-
-
 @dataclass(frozen=True)
-class CampaignPage:
-    """One page of ``GET /v1/campaigns``.
+class CampaignPage(ListPage):
+    """One page of ``GET /v1/campaigns``: the campaigns, and the envelope (:class:`ListPage`; its
+    ``total_count`` is ``totalCount``, or its twin spelling ``totalCounts``).
 
     :param campaigns: the campaigns on this page.
-    :param page: the zero-based page number the API reports, or ``None``.
-    :param size: the page size the API reports, or ``None``.
-    :param total_count: ``totalCount`` (or its twin spelling ``totalCounts``), or ``None``.
-    :param total_pages: ``totalPages``, or ``None``.
-    :param has_next: ``hasNext``, or ``None`` when absent.
     """
 
     campaigns: list[Campaign]
-    page: int | None
-    size: int | None
-    total_count: int | None
-    total_pages: int | None
-    has_next: bool | None
 
-    def has_more(self, page: int, size: int) -> bool:
-        """Whether a page follows page ``page`` (asked with ``size``).
-
-        Trusts ``hasNext``, else ``totalPages``, else ``totalCount``; with none of them, a full page
-        means there may be more. An empty page never has a successor (no endless paging).
-        """
-        if not self.campaigns:
-            return False
-        if self.has_next is not None:
-            return self.has_next
-        if self.total_pages is not None:
-            return page + 1 < self.total_pages
-        if self.total_count is not None:
-            return (page + 1) * (self.size or size) < self.total_count
-        return len(self.campaigns) >= (self.size or size)
+    @property
+    def items(self) -> list[Campaign]:
+        """The campaigns on this page."""
+        return self.campaigns
 
 
 def parse_campaign_page(payload: object) -> CampaignPage:
@@ -326,26 +295,5 @@ def parse_campaign_page(payload: object) -> CampaignPage:
     :raises PayloadError: when the body is not an object, ``data`` is not a list, or an item is not
         a campaign.
     """
-    if not isinstance(payload, dict):
-        raise PayloadError(f"expected a JSON object, got {type(payload).__name__}")
-    items = payload.get("data")
-    if not isinstance(items, list):
-        raise PayloadError("the list has no 'data' array")
-    campaigns = []
-    for index, item in enumerate(items):
-        try:
-            campaigns.append(parse_campaign(item))
-        except PayloadError as exc:
-            raise PayloadError(f"item {index} of the list: {exc}") from None
-    total = payload.get("totalCount")
-    if _count(total) is None:
-        total = payload.get("totalCounts")
-    has_next = payload.get("hasNext")
-    return CampaignPage(
-        campaigns=campaigns,
-        page=_count(payload.get("page")),
-        size=_count(payload.get("size")) or None,
-        total_count=_count(total),
-        total_pages=_count(payload.get("totalPages")),
-        has_next=has_next if isinstance(has_next, bool) else None,
-    )
+    campaigns, envelope = parse_list(payload, parse_campaign, total=("totalCount", "totalCounts"))
+    return CampaignPage(campaigns=campaigns, **envelope)

@@ -1,0 +1,139 @@
+"""The account's campaigns as a feed: the polling and bookkeeping behind ``CampaignEventTrigger``.
+
+One poll lists the campaigns in each watched status (``GET /v1/campaigns?status=...``, page by page)
+and gives a :data:`Snapshot`. :func:`poll_snapshots` polls for ever, one snapshot each
+``poll_interval``; several triggers with the same settings may share it (Airflow's shared stream).
+Each trigger turns the snapshots into events with a :class:`CampaignFeed` of its own: the first
+snapshot is its baseline (campaigns already there do not fire), and every campaign that appears in
+a watched status later fires once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+from airflow_provider_sigmamind.exceptions import SigmaMindError, SigmaMindResponseError
+from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
+from airflow_provider_sigmamind.models import Campaign, CampaignStatus, PayloadError, parse_campaign_page
+from airflow_provider_sigmamind.retry import RetryPolicy
+from airflow_provider_sigmamind.watch import CampaignWatch
+
+__all__ = ["CampaignFeed", "Snapshot", "alist_campaigns", "poll_snapshots"]
+
+#: Campaigns per list request while watching (the API's own default is 10).
+FEED_PAGE_SIZE = 100
+
+#: One poll's result: ``(campaign_id, status, payload)`` for every campaign in a watched status.
+Snapshot = list[tuple[str, str, dict[str, Any]]]
+
+log = logging.getLogger(__name__)
+
+
+async def alist_campaigns(
+    hook: SigmaMindHook, status: CampaignStatus, *, page_size: int = FEED_PAGE_SIZE
+) -> AsyncIterator[Campaign]:
+    """Every campaign in ``status``, page by page, without blocking the event loop.
+
+    The async counterpart of :meth:`SigmaMindHook.list_campaigns` (same paging rules: ``hasNext``,
+    else ``totalPages``, else ``totalCount``; a campaign listed twice is yielded once). Each page
+    request is retried by the hook's retry policy.
+
+    :param hook: the hook whose connection, retry policy and HTTP client are used.
+    :param status: the status to list (the API's ``status`` filter).
+    :param page_size: campaigns per request.
+    :raises SigmaMindResponseError: when a page is not the list SigmaMind sends.
+    """
+    path = "/v1/campaigns"
+    seen: set[str] = set()
+    page = 0
+    while True:
+        body = await hook.arequest("GET", path, params={"page": page, "size": page_size, "status": status.value})
+        try:
+            result = parse_campaign_page(body)
+        except PayloadError as exc:
+            raise SigmaMindResponseError(
+                f"SigmaMind's campaign list (page {page}) is not usable: {exc} (GET {path})", status_code=200, path=path
+            ) from None
+        fresh = [c for c in result.campaigns if c.campaign_id not in seen]
+        for campaign in fresh:
+            seen.add(campaign.campaign_id)
+            yield campaign
+        if not fresh or not result.has_more(page, page_size, len(seen)):
+            return
+        page += 1
+
+
+async def poll_once(hook: SigmaMindHook, statuses: Iterable[CampaignStatus]) -> Snapshot:
+    """One poll: every campaign in each of ``statuses``."""
+    snapshot: Snapshot = []
+    for status in statuses:
+        async for campaign in alist_campaigns(hook, status):
+            snapshot.append((campaign.campaign_id, status.value, campaign.payload))
+    return snapshot
+
+
+async def poll_snapshots(
+    *,
+    sigmamind_conn_id: str,
+    statuses: Iterable[CampaignStatus],
+    poll_interval: float,
+    max_consecutive_errors: int,
+    retry_policy: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+) -> AsyncIterator[Snapshot]:
+    """Poll the campaign list for ever, one :data:`Snapshot` each ``poll_interval`` seconds.
+
+    The first poll is made at once. A failed poll (after the hook's own retries) is logged and
+    counted, and the next one is made ``poll_interval`` later, as after a good one; a permanent
+    error (a refused key, say) or ``max_consecutive_errors`` failed polls in a row raise, which ends
+    the watch (the same budget as :class:`~airflow_provider_sigmamind.triggers.campaign.CampaignStatusTrigger`).
+    The HTTP client is released on every exit.
+
+    :raises SigmaMindError: as said above.
+    """
+    wanted = sorted(statuses)
+    policy = None if retry_policy is None else RetryPolicy.from_kwargs(retry_policy)
+    hook = SigmaMindHook(sigmamind_conn_id=sigmamind_conn_id, timeout=timeout, retry_policy=policy)
+    # Only its count of failed polls in a row is used: the sensor's trigger's rules, once.
+    errors = CampaignWatch(targets=wanted, failures=(), max_consecutive_errors=max_consecutive_errors, log=log)
+    try:
+        while True:
+            try:
+                # A task of its own, as CampaignStatusTrigger does: no greenback shim on every await.
+                snapshot = await asyncio.create_task(poll_once(hook, wanted))
+            except SigmaMindError as err:
+                errors.poll_failed(err)  # raises when permanent or one too many in a row
+            else:
+                errors.consecutive_errors = 0
+                yield snapshot
+            await asyncio.sleep(poll_interval)
+    finally:
+        try:
+            await hook.aclose()
+        except Exception:
+            log.warning("Closing the HTTP client failed", exc_info=True)
+
+
+class CampaignFeed:
+    """Which campaigns have been seen in which watched status: decides what fires.
+
+    The first snapshot is the baseline and fires nothing. Afterwards a campaign fires the first time
+    it is seen in a status, and never again for that status (it may fire again for another watched
+    status it reaches later).
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+        self.started = False
+
+    def new(self, snapshot: Snapshot) -> list[tuple[str, str, dict[str, Any]]]:
+        """The entries of ``snapshot`` that fire, in the snapshot's order."""
+        fresh = [entry for entry in snapshot if (entry[0], entry[1]) not in self.seen]
+        self.seen.update((cid, status) for cid, status, _ in fresh)
+        if not self.started:
+            self.started = True
+            return []
+        return fresh

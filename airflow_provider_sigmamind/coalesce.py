@@ -1,0 +1,147 @@
+"""Coalesced polls: waits on the same campaign, in one event loop, share one request per interval.
+
+Fifty DAG runs gated on one campaign make fifty triggers in a triggerer; through
+:meth:`SigmaMindHook.aget_campaign` with ``max_age`` they cost one request per ``max_age`` seconds:
+
+- an answer younger than ``max_age`` is handed out again (a poll sees the campaign at most
+  ``max_age`` seconds old, as it would polling on its own at that interval);
+- a poll that finds another one's request in flight waits for that request (single flight), as
+  long as its own deadline allows.
+
+Each waiter judges the campaign against its own targets, failures and deadline. Only answers are
+kept, never errors: a failed request is shared with the polls that were waiting for it, each given
+its own copy (:meth:`SigmaMindError.add_detail` changes an error in place), and the next poll asks
+again. Polls are shared by the rate budget of the key and base URL, i.e. across connections that
+name the same account. One table per event loop, swept of stale answers as it grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from airflow_provider_sigmamind.exceptions import SigmaMindError, no_time_left
+from airflow_provider_sigmamind.models import Campaign
+from airflow_provider_sigmamind.paths import campaign_path
+
+__all__ = ["SharedPolls", "copy_error", "shared_polls"]
+
+Fetch = Callable[[], Awaitable[Campaign]]
+
+
+def copy_error(err: SigmaMindError) -> SigmaMindError:
+    """A twin of ``err`` of the same class and fields, for one of the waiters it is shared by."""
+    twin = copy.copy(err)
+    twin.__cause__, twin.__context__, twin.__suppress_context__ = None, None, True
+    return twin
+
+
+class _Fresh:
+    __slots__ = ("at", "campaign", "keep")
+
+    def __init__(self, campaign: Campaign, at: float, keep: float) -> None:
+        self.campaign, self.at, self.keep = campaign, at, keep
+
+
+class _Flight:
+    """A request in flight, and the futures of the polls waiting for it."""
+
+    __slots__ = ("waiters",)
+
+    def __init__(self) -> None:
+        self.waiters: list[asyncio.Future[Any]] = []
+
+
+#: What a follower gets when the request it waited for was cancelled: ask again.
+_AGAIN = object()
+
+
+class _Table:
+    __slots__ = ("entries", "swept_at")
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[object, str], _Fresh | _Flight] = {}
+        self.swept_at = 0
+
+
+class SharedPolls:
+    """The coalescing tables of every event loop of the process, one each."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Table] = weakref.WeakKeyDictionary()
+
+    async def get(self, account: object, campaign_id: str, max_age: float, deadline: float, fetch: Fetch) -> Campaign:
+        """The campaign as seen at most ``max_age`` seconds ago, from one shared request.
+
+        :param account: what identifies the key and base URL (the route's rate budget).
+        :param campaign_id: the campaign.
+        :param max_age: seconds an answer may be reused for.
+        :param deadline: seconds this poll may wait for another's request.
+        :param fetch: makes the request (the hook's uncoalesced poll).
+        :raises SigmaMindError: the failure of the request, a copy per waiter.
+        """
+        loop = asyncio.get_running_loop()
+        table = self._by_loop.get(loop)
+        if table is None:
+            table = self._by_loop[loop] = _Table()
+        key = (account, campaign_id)
+        while True:
+            entry = table.entries.get(key)
+            if isinstance(entry, _Fresh) and loop.time() - entry.at < max_age:
+                return entry.campaign
+            if isinstance(entry, _Flight):
+                outcome = await self._follow(loop, entry, campaign_id, deadline)
+                if outcome is _AGAIN:
+                    continue
+            else:
+                outcome = await self._lead(loop, table, key, max_age, fetch)
+            if isinstance(outcome, SigmaMindError):
+                raise copy_error(outcome)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+
+    @staticmethod
+    async def _follow(loop: asyncio.AbstractEventLoop, flight: _Flight, campaign_id: str, deadline: float) -> Any:
+        future = loop.create_future()
+        flight.waiters.append(future)
+        try:
+            async with asyncio.timeout(deadline):
+                return await future
+        except TimeoutError:
+            raise no_time_left(method="GET", path=campaign_path(campaign_id), campaign_id=campaign_id) from None
+
+    def _sweep(self, table: _Table, now: float) -> None:
+        if len(table.entries) < 2 * table.swept_at + 64:
+            return
+        stale = [k for k, e in table.entries.items() if isinstance(e, _Fresh) and now - e.at >= e.keep]
+        for k in stale:
+            del table.entries[k]
+        table.swept_at = len(table.entries)
+
+    async def _lead(
+        self, loop: asyncio.AbstractEventLoop, table: _Table, key: tuple[object, str], max_age: float, fetch: Fetch
+    ) -> Any:
+        flight = table.entries[key] = _Flight()
+        self._sweep(table, loop.time())
+        outcome: Any = _AGAIN
+        try:
+            outcome = await fetch()
+        except Exception as exc:  # shared with the followers, raised by get() as a copy each
+            outcome = exc
+        finally:
+            if table.entries.get(key) is flight:
+                if isinstance(outcome, Campaign):
+                    table.entries[key] = _Fresh(outcome, loop.time(), max_age)
+                else:
+                    del table.entries[key]
+            for future in flight.waiters:
+                if not future.done():
+                    future.set_result(outcome)
+        return outcome
+
+
+shared_polls = SharedPolls()

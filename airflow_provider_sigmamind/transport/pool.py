@@ -1,0 +1,139 @@
+"""One ``aiohttp.ClientSession`` per event loop, shared by every hook of that loop, reference-counted.
+
+A triggerer runs thousands of triggers in one loop; they share one session, so they hold at most
+:data:`ASYNC_MAX_CONNECTIONS` sockets between them, and thousands of waiting requests queue in
+aiohttp's connector (O(1) each). Requests carry their own headers (the key among them), timeouts,
+proxy and TLS context, and the session keeps no cookies, so hooks for different connections can
+share it safely. The last hook to let go (:meth:`SharedSessions.release`) closes it.
+
+A hook used in a second event loop (a second ``asyncio.run``) gets that loop's session; its lease
+on the first is given up, and when the first loop is already closed its session is dropped without
+awaiting anything (its sockets went with the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["ASYNC_MAX_CONNECTIONS", "HookSessions", "Lease", "SharedSessions", "shared_sessions"]
+
+#: Most sockets one event loop holds open, however many triggers poll through it.
+ASYNC_MAX_CONNECTIONS = 100
+
+
+def _new_session() -> aiohttp.ClientSession:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=ASYNC_MAX_CONNECTIONS, limit_per_host=ASYNC_MAX_CONNECTIONS)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),  # no state between calls, as on the sync path
+        auto_decompress=False,  # bodies are decompressed with a bound by transport.body
+        trust_env=False,  # proxies and CA bundle are chosen by transport.network
+        timeout=aiohttp.ClientTimeout(total=None),  # every request brings its own
+        skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
+    )
+    # aiohttp silently resends an idempotent request once when a reused connection drops before the
+    # answer; requests does not. One attempt is one request on both paths, counted by our retry
+    # policy, so that resend is switched off (no public switch exists; the attribute is set in
+    # ClientSession.__init__ of every aiohttp 3.x that has the feature).
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    return session
+
+
+@dataclass(eq=False)
+class _Entry:
+    session: aiohttp.ClientSession
+    users: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Lease:
+    """One hook's hold on a loop's session."""
+
+    loop: asyncio.AbstractEventLoop
+    entry: _Entry
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self.entry.session
+
+
+class SharedSessions:
+    """The sessions of every event loop of the process, one each, counted by lease."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Entry] = weakref.WeakKeyDictionary()
+
+    def acquire(self) -> Lease:
+        """A lease on the running loop's session, created on first use."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._by_loop.get(loop)
+            if entry is None or entry.session.closed:
+                entry = self._by_loop[loop] = _Entry(_new_session())
+            entry.users += 1
+            return Lease(loop, entry)
+
+    def _let_go(self, lease: Lease) -> bool:
+        """Count one user less; True when that was the last and the session must be closed."""
+        with self._lock:
+            lease.entry.users -= 1
+            if lease.entry.users > 0:
+                return False
+            if self._by_loop.get(lease.loop) is lease.entry:
+                del self._by_loop[lease.loop]
+            return True
+
+    async def release(self, lease: Lease) -> None:
+        """Give a lease back from its own loop; the last one closes the session."""
+        if self._let_go(lease):
+            await lease.session.close()
+
+    def abandon(self, lease: Lease) -> None:
+        """Give a lease back from outside its loop (which may be closed): nothing is awaited."""
+        if self._let_go(lease) and lease.loop.is_closed():
+            lease.session.detach()  # its sockets were closed with the loop
+
+    def open_sessions(self) -> int:
+        """How many sessions the running loop holds (0 or 1; for tests and benchmarks)."""
+        with self._lock:
+            entry = self._by_loop.get(asyncio.get_running_loop())
+            return int(entry is not None and not entry.session.closed)
+
+
+shared_sessions = SharedSessions()
+
+
+class HookSessions:
+    """One hook's lease on the running loop's session, taken anew when the hook runs in another loop."""
+
+    def __init__(self) -> None:
+        self._lease: Lease | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        """The running loop's session, leased on first use in this loop."""
+        lease = self._lease
+        if lease is None or lease.loop is not asyncio.get_running_loop():
+            if lease is not None:  # used in an earlier loop (an earlier asyncio.run) and not released
+                shared_sessions.abandon(lease)
+            lease = self._lease = shared_sessions.acquire()
+        return lease.session
+
+    async def release(self) -> None:
+        """Give the lease back (the last one closes the session); nothing to do without one."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            if lease.loop is asyncio.get_running_loop():
+                await shared_sessions.release(lease)
+            else:
+                shared_sessions.abandon(lease)

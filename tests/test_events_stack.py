@@ -1,0 +1,200 @@
+"""The event, asset and approval examples on a real deployment: scheduler, triggerer, dag-processor.
+
+Behind the ``triggerer`` marker, with the other deployment checks (``make test-triggerer``). One
+deployment (tests/ui/airflow_stack.py), on PostgreSQL (tests/postgres.py), parses only these
+examples, as shipped:
+
+* ``example_sigmamind_events``: the asset watcher's ``CampaignEventTrigger`` runs in the triggerer;
+  once it has taken its baseline, three live campaigns complete, and the DAG must run three times,
+  once per campaign, each run reading its own campaign from its triggering asset event;
+* ``example_sigmamind_assets``: triggered once, its fetch emits the campaign's asset event and the
+  scheduler runs ``example_sigmamind_assets_downstream``, which sees the event's extra;
+* ``example_sigmamind_approval`` (Airflow 3.1+): two runs wait for a person; one is approved and
+  creates its campaign, the other is rejected and creates nothing. The answers go through the REST
+  API, as the UI sends them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_sigmamind.simulator import SigmaMindSimulator
+from tests.helpers import CANARY_API_KEY, ROOT
+from tests.postgres import postgres_server
+from tests.test_example_dags_stack import example_stack, only_when_selected
+from tests.ui.airflow_stack import AirflowStack
+
+pytestmark = pytest.mark.triggerer
+
+EVENTS = "example_sigmamind_events"
+ASSETS = "example_sigmamind_assets"
+DOWNSTREAM = "example_sigmamind_assets_downstream"
+APPROVAL = "example_sigmamind_approval"
+#: The example files run here.
+EXAMPLES = ("example_sigmamind_events", "example_sigmamind_assets", "example_sigmamind_approval")
+ASSET_CAMPAIGN = "camp_DemoLive0000001"  # example_sigmamind_assets.py's
+DONE_BEFORE = "camp_DoneBefore00001"
+TIMEOUT = 120.0
+
+try:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator  # noqa: F401
+
+    HAS_HITL = True
+except ImportError:
+    HAS_HITL = False
+
+
+def example_folder(path: Path, names: tuple[str, ...]) -> Path:
+    """A DAGs folder with only the named example files, copied as shipped."""
+    path.mkdir()
+    for name in names:
+        shutil.copy(ROOT / "example_dags" / f"{name}.py", path)
+    return path
+
+
+@dataclass
+class Deployment:
+    stack: AirflowStack
+    simulator: SigmaMindSimulator
+    completed: list[dict[str, Any]]
+    event_runs: list[dict[str, Any]]
+    downstream_runs: list[dict[str, Any]]
+    approval_runs: dict[str, str] = field(default_factory=dict)  # the answer -> run id
+    fired: int = 0  # events the triggerer logged as fired
+
+
+def runs_of(stack: AirflowStack, dag_id: str) -> list[dict[str, Any]]:
+    return list(stack.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"])
+
+
+def completed_polls(simulator: SigmaMindSimulator) -> int:
+    return sum(
+        1 for r in simulator.requests if r.path == "/v1/campaigns" and r.query.get("status") == "completed" and r.status
+    )
+
+
+def answer_when_asked(stack: AirflowStack, run_id: str, option: str) -> None:
+    """Wait until the approval task asks, then answer it as the UI does."""
+    path = f"/api/v2/dags/{APPROVAL}/dagRuns/{run_id}/taskInstances/approve_dialing/-1/hitlDetails"
+
+    def asking() -> Any:
+        try:
+            return stack.api("GET", path)
+        except OSError:  # 404 until the task has deferred and written its request
+            return None
+
+    detail = stack.wait_for(asking, timeout=TIMEOUT, what=f"the approval request of {run_id}")
+    # A person answers minutes later; a test must first let the scheduler read the executor's report that
+    # the asking process ended, or it fails the resumed task (the race of docs/troubleshooting.md).
+    finished = f"TaskInstance Finished: dag_id={APPROVAL}, task_id=approve_dialing, run_id={run_id},"
+    stack.wait_for(lambda: finished in stack.log("scheduler"), timeout=TIMEOUT, what="the executor's report")
+    # The pre-flight report, rendered into the request a person sees.
+    assert detail["body"] == "**2 contacts**, phone column `Phone Number`, variables customer_name; no problems found."
+    stack.api("PATCH", path, {"chosen_options": [option]})
+
+
+@pytest.fixture(scope="module")
+def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    only_when_selected(request.config)
+    home = tmp_path_factory.mktemp("airflow-events-home")
+    dags = example_folder(tmp_path_factory.mktemp("events-dags") / "dags", EXAMPLES)
+    # Campaigns created here stay live: only the three completed by the test complete. On PostgreSQL
+    # (the other examples run on SQLite and on PostgreSQL, tests/test_example_dags_stack.py).
+    with (
+        postgres_server() as database_url,
+        SigmaMindSimulator(api_key=CANARY_API_KEY, live_duration=10**6) as simulator,
+    ):
+        simulator.add_campaign(ASSET_CAMPAIGN, name="Demo Live Campaign", status="live")
+        simulator.add_campaign(DONE_BEFORE, name="Done before", status="completed")
+        stack = example_stack(home, dags, simulator, database_url)
+        try:
+            stack.wait_for_dags([EVENTS, ASSETS, DOWNSTREAM, *([APPROVAL] if HAS_HITL else [])])
+            live = [simulator.add_campaign(name=f"Event {n}", status="live") for n in range(3)]
+            stack.wait_for(lambda: completed_polls(simulator) >= 1, timeout=TIMEOUT, what="the watcher's first poll")
+            approval_runs = {}
+            if HAS_HITL:
+                approval_runs = {answer: stack.trigger(APPROVAL) for answer in ("Approve", "Reject")}
+            stack.trigger(ASSETS)
+            # One at a time: events that reach the scheduler before it creates a run share that run. The
+            # first completes now, the others once its run exists (the approvals are answered meanwhile).
+            simulator.set_status(live[0]["campaignId"], "completed")
+            for answer, run_id in approval_runs.items():
+                answer_when_asked(stack, run_id, answer)
+            for n, campaign in enumerate(live, start=1):
+                if n > 1:
+                    simulator.set_status(campaign["campaignId"], "completed")
+                stack.wait_for(lambda n=n: len(runs_of(stack, EVENTS)) >= n, timeout=TIMEOUT, what=f"event run {n}")
+
+            def all_done() -> bool:
+                events, downstream = runs_of(stack, EVENTS), runs_of(stack, DOWNSTREAM)
+                finished = [r for r in events + downstream if r["state"] in ("success", "failed")]
+                approvals = [stack.run_state(APPROVAL, run_id) for run_id in approval_runs.values()]
+                return len(finished) >= 4 and all(state in ("success", "failed") for state in approvals)
+
+            stack.wait_for(all_done, timeout=TIMEOUT, what="the event, asset and approval runs")
+            # Another poll of the list, all three still completed, must fire nothing more: counted once the
+            # poll after it has begun (the watcher logs what a poll fires before it sleeps until the next).
+            polls = completed_polls(simulator)
+            stack.wait_for(lambda: completed_polls(simulator) >= polls + 2, timeout=TIMEOUT, what="two more polls")
+            fired = stack.log("triggerer").count("Trigger fired event")
+            yield Deployment(
+                stack,
+                simulator,
+                [simulator.campaign(c["campaignId"]) for c in live],
+                runs_of(stack, EVENTS),
+                runs_of(stack, DOWNSTREAM),
+                approval_runs,
+                fired,
+            )
+        finally:
+            problems = stack.stop()
+    assert not problems, problems
+    leaked = [
+        p
+        for p in home.rglob("*")
+        if p.is_file() and ".db" not in p.name and CANARY_API_KEY in p.read_text(errors="replace")
+    ]
+    assert not leaked, f"the API key was written to {leaked}"
+
+
+def test_one_run_per_completed_campaign_each_with_its_campaign(deployment: Deployment):
+    runs = deployment.event_runs
+    assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
+    assert all(r["run_type"] == "asset_triggered" for r in runs), runs
+    assert deployment.fired == 3
+    per_run = [deployment.stack.xcom(EVENTS, r["dag_run_id"], "report") for r in runs]
+    assert [len(campaigns) for campaigns in per_run] == [1, 1, 1], per_run
+    reported = [campaign for campaigns in per_run for campaign in campaigns]
+    expected = [{k: c[k] for k in ("campaignId", "campaignName", "campaignStatus")} for c in deployment.completed]
+    key = lambda item: item["campaignId"]  # noqa: E731
+    assert sorted(reported, key=key) == sorted(expected, key=key)
+    # The demo campaign completed before the watcher started: it fired nothing.
+    assert DONE_BEFORE not in {item["campaignId"] for item in reported}
+
+
+def test_the_campaigns_asset_event_schedules_the_downstream_dag(deployment: Deployment):
+    (run,) = deployment.downstream_runs
+    assert run["state"] == "success"
+    extras = deployment.stack.xcom(DOWNSTREAM, run["dag_run_id"], "report")
+    demo = deployment.simulator.campaign(ASSET_CAMPAIGN)
+    assert extras == [{k: demo[k] for k in ("campaignId", "campaignName", "campaignStatus")}]
+
+
+@pytest.mark.skipif(not HAS_HITL, reason="human-in-the-loop operators need Airflow 3.1+")
+def test_only_the_approved_run_creates_its_campaign(deployment: Deployment):
+    stack, runs = deployment.stack, deployment.approval_runs
+    approved = stack.task_states(APPROVAL, runs["Approve"])
+    rejected = stack.task_states(APPROVAL, runs["Reject"])
+    assert approved == dict.fromkeys(approved, "success"), approved
+    assert rejected["create_campaign"] == "skipped", rejected
+    created = stack.xcom(APPROVAL, runs["Approve"], "create_campaign")
+    assert created["campaignName"] == f"Approval demo {runs['Approve']}"
+    posts = [r for r in deployment.simulator.requests if r.method == "POST"]
+    assert len(posts) == 1  # nothing was dialed for the rejected run
+    assert stack.events("state mismatch") == []

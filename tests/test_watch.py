@@ -1,0 +1,32 @@
+"""poll_policy: one poll of a wait is bounded by the time left to the wait's deadline."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_sigmamind.retry import RetryPolicy
+from airflow_provider_sigmamind.watch import poll_policy
+
+POLICY = RetryPolicy(max_retries=5, backoff_initial=0.5, deadline=300, jitter=lambda: 0)
+NOW = 1_900_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("deadline", "budget"),
+    [
+        (None, 300),  # no deadline: the hook's own budget
+        (NOW + 1000, 300),  # far away: the hook's own budget
+        (NOW + 42, 42),  # the time left
+        (NOW + 3, 10),  # less left than one request timeout: one request timeout
+        (NOW - 60, 10),  # the last look, after the deadline: one request timeout
+    ],
+)
+def test_a_poll_has_the_time_left_and_at_least_one_request_timeout(deadline, budget):
+    policy = poll_policy(POLICY, timeout=10, deadline=deadline, now=NOW)
+    assert policy.deadline == budget
+    assert (policy.max_retries, policy.backoff_initial, policy.jitter) == (5, 0.5, POLICY.jitter)
+
+
+def test_the_hooks_policy_is_returned_as_it_is_when_it_fits():
+    assert poll_policy(POLICY, timeout=10, deadline=None) is POLICY
+    assert poll_policy(POLICY, timeout=10, deadline=NOW + 301, now=NOW) is POLICY

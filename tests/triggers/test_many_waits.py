@@ -1,0 +1,165 @@
+"""Many triggers in one event loop, against the simulator over real HTTP: the rate budget of the
+key (budget.py) and coalesced polls (coalesce.py), as the simulator itself counts the requests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from airflow_provider_sigmamind.simulator import Fault
+from airflow_provider_sigmamind.transport import aio
+from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
+from tests.helpers import connection_json
+
+
+async def run_all(triggers: list[CampaignStatusTrigger]) -> list[dict[str, Any]]:
+    """Every trigger to its one event, all in this loop (as the triggerer runs them)."""
+
+    async def one(trigger: CampaignStatusTrigger) -> dict[str, Any]:
+        (event,) = [event.payload async for event in trigger.run()]
+        return event
+
+    return list(await asyncio.gather(*(one(trigger) for trigger in triggers)))
+
+
+def per_second(times: list[float]) -> list[int]:
+    """Requests in each whole second from the first one."""
+    start = min(times)
+    counts = Counter(int(t - start) for t in times)
+    return [counts[second] for second in range(max(counts) + 1)]
+
+
+def over_the_bucket(times: list[float], rate: float) -> list[tuple[int, int]]:
+    """The stretches ``(i, j)`` of sorted ``times`` that carry more than a token bucket of ``rate``
+    a second (and a burst of one second's worth) lets through: ``rate + rate * t``, +1 for rounding."""
+    return [
+        (i, j)
+        for i in range(len(times))
+        for j in range(i, len(times))
+        if j - i + 1 > rate + rate * (times[j] - times[i]) + 1
+    ]
+
+
+def test_500_waits_on_a_budget_of_20_per_second_stay_under_it_and_all_succeed(simulator, monkeypatch):
+    sent: list[float] = []  # when each request left the budget for the transport, on the client's clock
+    real_send = aio.send
+
+    async def send(session: Any, request: Any) -> Any:
+        sent.append(time.monotonic())
+        return await real_send(session, request)
+
+    monkeypatch.setattr(aio, "send", send)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIGMAMIND_DEFAULT",
+        connection_json(simulator.url, timeout=5, max_retries=2, max_requests_per_second=20),
+    )
+    # 500 waits on 25 campaigns, each wait polling every 0.5 s: 50 requests a second asked of the
+    # API with coalescing alone, 1,000 without; the budget allows 20. (A wait that starts or wakes
+    # more than an interval after its campaign's shared answer rightly asks again: the interval is
+    # long enough that starting 500 waits on a loaded machine does not make one.)
+    script = ["scheduled", "scheduled", "live"]  # one status per request: three rounds of polls each
+    campaigns = [simulator.add_campaign(script=script)["campaignId"] for _ in range(25)]
+    triggers = [
+        CampaignStatusTrigger(campaign_id=campaigns[i % 25], poll_interval=0.5, target_statuses=["live"])
+        for i in range(500)
+    ]
+    events = asyncio.run(run_all(triggers))
+    assert [event["status"] for event in events] == ["success"] * 500
+    # The token bucket's promise, where the budget keeps it: in any stretch of time, the requests
+    # handed to the transport are at most a burst of one second's worth (20) plus 20 a second.
+    assert len(sent) == 75
+    assert over_the_bucket(sorted(sent), 20) == [], per_second(sent)
+    # The server sees them later, by however long the loaded process takes to connect and write
+    # each (the simulator is a thread of this process), so requests delayed on the way can arrive
+    # together: CI on a loaded machine once saw [47, 20, 8] a second arrive. Over the whole run,
+    # the rate that arrives is the budget's.
+    arrived = sorted(r.started_at for r in simulator.requests)
+    assert len(arrived) == 75  # one request per round per campaign: coalesced
+    assert len(arrived) <= 20 + 20 * (arrived[-1] - arrived[0]) + 1, per_second(arrived)
+
+
+def test_a_burst_of_429s_slows_the_whole_process_and_every_wait_still_succeeds(simulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=5))
+    # Scheduled until the test has thrown its 429s, then live: no wait can end before the burst.
+    # 100 waits polling every 0.4 s ask 250 requests a second, well within what one busy core sends:
+    # the rate before the burst is the one asked, not what the machine could manage.
+    campaigns = [simulator.add_campaign(status="scheduled")["campaignId"] for _ in range(100)]
+    triggers = [
+        CampaignStatusTrigger(
+            campaign_id=cid, poll_interval=0.4, target_statuses=["live"], retry_policy={"backoff_initial": 0.05}
+        )
+        for cid in campaigns
+    ]
+
+    async def main() -> list[dict[str, Any]]:
+        waits = asyncio.gather(run_all(triggers))
+        while not simulator.requests:
+            await asyncio.sleep(0.01)
+        polling_since = simulator.requests[0].started_at
+        # Every wait polling, for over a second: the rate the budget measures.
+        while time.monotonic() < polling_since + 1.2:
+            await asyncio.sleep(0.01)
+        simulator.inject(Fault.rate_limit(retry_after=0.5), times=5)
+        while sum(r.status == 429 for r in simulator.requests) < 5:  # the burst served, then the rest
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(1.0)  # recovery: measured below, a second after the first 429
+        for cid in campaigns:
+            simulator.set_status(cid, "live")
+        (events,) = await waits
+        return events
+
+    started = time.monotonic()
+    events = asyncio.run(main())
+    assert [event["status"] for event in events] == ["success"] * 100
+    records = simulator.requests
+    throttled = [r.started_at for r in records if r.status == 429]
+    assert len(throttled) == 5
+    first = min(throttled)
+    # Requests already on their way before the client read the first 429 may land after it (tens of
+    # ms on a starved event loop); after that, nobody (not only the waits that got a 429) sends until
+    # its Retry-After has passed.
+    held = [r for r in records if first + 0.1 < r.started_at < first + 0.45]
+    assert held == [], [(round(r.started_at - first, 3), r.status) for r in held]
+    # Then the held waits leave paced at the reduced rate, not all at once when Retry-After ends...
+    released = sum(first + 0.5 <= r.started_at < first + 0.6 for r in records)
+    assert released <= 0.25 * len(campaigns), released
+    # ...and the second from the first 429 (but for the requests already on their way) carries far
+    # fewer requests than the second before it.
+    before = sum(first - 1.0 <= r.started_at < first for r in records)
+    after = sum(first + 0.1 <= r.started_at < first + 1.0 for r in records)
+    assert after < 0.75 * before, (before, after)  # held half of it, then paced: about 0.4 of it
+    assert time.monotonic() - started < 15
+
+
+def test_coalesced_waits_with_different_targets_each_end_with_their_own_outcome(simulator, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=2))
+    cid = simulator.add_campaign(status="scheduled", live_after=0.5, complete_after=1.0)["campaignId"]
+
+    def trigger(**kwargs: Any) -> CampaignStatusTrigger:
+        return CampaignStatusTrigger(campaign_id=cid, poll_interval=0.05, **kwargs)
+
+    triggers = [
+        trigger(target_statuses=["live"]),
+        trigger(target_statuses=["completed"]),
+        trigger(target_statuses=["completed"], failure_statuses=["live"]),
+        trigger(target_statuses=["completed"], deadline=time.time() + 0.3),
+    ] * 5
+    started = time.monotonic()
+    events = asyncio.run(run_all(triggers))
+    elapsed = time.monotonic() - started
+    outcomes = [(e["status"], e.get("campaign", {}).get("campaignStatus"), e.get("error_class")) for e in events]
+    assert (
+        outcomes
+        == [
+            ("success", "live", None),
+            ("success", "completed", None),
+            ("failure", None, None),
+            ("error", None, "AirflowSensorTimeout"),
+        ]
+        * 5
+    )
+    # 20 waits, one request per interval between them (not 20): the simulator counts.
+    asked = len(simulator.requests_for(cid))
+    assert asked <= elapsed / 0.05 + 3, (asked, elapsed)
