@@ -28,6 +28,7 @@ __all__ = [
     "FAST",
     "PATHS",
     "ROOT",
+    "SLACK",
     "connection_json",
     "fetch",
     "logged_warnings",
@@ -36,6 +37,11 @@ __all__ = [
 #: Retries without waiting (backoff 0, Retry-After honoured up to 60 s); the count comes from the
 #: connection (``max_retries``). Tests that need other limits derive theirs with ``dataclasses.replace``.
 FAST = RetryPolicy(backoff_initial=0, backoff_max=0, deadline=10, jitter=lambda: 0)
+
+#: Wall-clock seconds a test allows on top of a deadline it checks. CI runs four lanes at a time on
+#: two cores, so a process can stall for a second or more; each such check guards against a bug that
+#: would overrun by far more (a poll running the hook's whole retry budget: 10 s and up).
+SLACK = 3.0
 
 #: The two request paths, as test ids.
 PATHS = ("sync", "async")
