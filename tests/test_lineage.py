@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("airflow.providers.openlineage", reason="needs the OpenLineage provider (extra 'openlineage')")
 
 from airflow_provider_sigmamind.assets import campaign_asset, convert_asset_to_openlineage
+from airflow_provider_sigmamind.events import success_event
 from airflow_provider_sigmamind.lineage import campaign_dataset
 from airflow_provider_sigmamind.operators.campaign import CreateCampaignOperator, GetCampaignOperator
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
@@ -39,6 +40,19 @@ def test_create_reads_the_contact_file_and_writes_the_campaign(sigmamind_conn, s
     lineage = operator.get_openlineage_facets_on_complete(None)
     assert names(lineage.inputs) == [("file", str(path.resolve()))]
     assert names(lineage.outputs) == [("sigmamind", f"campaigns/{created['campaignId']}")]
+
+
+def test_a_create_that_waited_deferred_still_reads_the_contact_file(sigmamind_conn, simulator, tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text(CSV)
+    operator = CreateCampaignOperator(
+        task_id="create", campaign_name="Lineage", contacts=str(path), wait_for_status="live", deferrable=True, **FIELDS
+    )
+    payload = {"campaignId": "c-1", "campaignName": "Lineage", "campaignStatus": "live"}
+    operator.execute_complete({}, success_event(payload), campaign_id="c-1")  # a fresh instance resumes
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert names(lineage.inputs) == [("file", str(path.resolve()))]
+    assert names(lineage.outputs) == [("sigmamind", "campaigns/c-1")]
 
 
 def test_create_from_rows_has_no_input(sigmamind_conn, simulator):

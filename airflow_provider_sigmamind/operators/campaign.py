@@ -128,6 +128,14 @@ def _rendered(field: CampaignField, value: object, *, required: bool) -> Any:
     return value
 
 
+def _contact_file(contacts: object) -> object:
+    """What the contact list was read from, for lineage after a deferral; None where it cannot be read now."""
+    try:
+        return _contact_source(contacts)
+    except SigmaMindInvalidInputError:
+        return None
+
+
 def _contact_source(contacts: object) -> str | bytes | os.PathLike[str] | list[Mapping[str, Any]]:
     """What the hook should upload: CSV text (a string with a line break), a path (any other string), or rows."""
     if isinstance(contacts, str):
@@ -359,7 +367,7 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
             campaign_id = str(named) if named else None
         payload: dict[str, Any] = outcome(event, campaign_id=campaign_id or "(unknown)")
         self.log.info("Campaign %r reached %r", campaign_id, payload.get("campaignStatus"))
-        return self.campaign_done(context, payload)
+        return self.campaign_done(context, payload, contacts=_contact_file(self.contacts))
 
 
 class UpdateCampaignOperator(CampaignLineage, BaseOperator):
