@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from airflow.models.renderedtifields import RenderedTaskInstanceFields
 from airflow.utils.session import create_session
@@ -9,8 +11,9 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 from sqlalchemy import select
 
 from airflow_provider_sigmamind.simulator import Fault
+from airflow_provider_sigmamind.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.dagruns import XComModel, example_dag, run_states, xcoms
-from tests.helpers import AIRFLOW_HOME, CANARY_API_KEY
+from tests.helpers import AIRFLOW_HOME, CANARY_API_KEY, connection_json
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +50,32 @@ def test_example_dag_waits_for_live_and_hands_the_campaign_downstream(airflow_db
     assert sensed["campaignStatus"] == "live"
     assert values[("report", "return_value")] == "Demo Outreach is live (since None)"
     assert len(simulator.requests_for(cid)) == 4  # one fetch, three pokes
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_V_3_3_PLUS,
+    reason="checked on Airflow 3.3; below it dag.test() runs no failure callback to show the exception",
+)
+def test_execution_timeout_bounds_an_operators_call(airflow_db, simulator, monkeypatch):
+    """A get against an API that never answers ends at the task's execution_timeout (1 s), not after
+    the hook's request timeouts and retries (3 attempts of 20 s)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIGMAMIND_DEFAULT",
+        connection_json(simulator.url, timeout=20, max_retries=2, backoff_initial=0, backoff_max=0),
+    )
+    cid = simulator.add_campaign(script=["scheduled"])["campaignId"]
+    simulator.inject(Fault.slow(60), campaign_id=cid, times=None)
+    dag = load_dag()
+    fetch = dag.get_task("fetch_campaign")
+    failures: list[BaseException] = []
+    monkeypatch.setattr(fetch, "execution_timeout", timedelta(seconds=1))
+    monkeypatch.setattr(fetch, "on_failure_callback", [lambda context: failures.append(context["exception"])])
+    run = dag.test(run_conf={"campaign_id": cid})
+    assert run_states(run.run_id)["fetch_campaign"] == TaskInstanceState.FAILED
+    assert [type(f).__name__ for f in failures] == ["AirflowTaskTimeout"]
+    # Cut short in its first attempt: without the bound, three attempts would each wait out 20 s.
+    assert len(simulator.requests_for(cid)) == 1
+    simulator.clear_faults()
 
 
 def test_example_dag_fails_on_a_failure_status_and_skips_downstream(airflow_db, sigmamind_conn, simulator):
