@@ -130,15 +130,17 @@ class SecretAudit:
 
 
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_BACKSLASHED = re.compile(r"\\(.)", re.DOTALL)
 _PERCENT = re.compile(r"%([0-9a-fA-F]{2})")
 
 
 def unescaped(text: str) -> str:
-    """``text`` with JSON ``\\uXXXX`` and ``\\/`` escapes and percent-encoding undone (written
-    apart from the provider's own blanking, so that a bug there cannot hide here)."""
+    """``text`` with JSON ``\\uXXXX`` escapes, a backslash before any other character (``\\/``,
+    ``\\-``) and percent-encoding undone (written apart from the provider's own blanking, so that a
+    bug there cannot hide here)."""
     if "\\" not in text and "%" not in text:
         return text
-    text = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text).replace("\\/", "/")
+    text = _BACKSLASHED.sub(r"\1", _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)), text))
     return _PERCENT.sub(lambda m: chr(int(m[1], 16)), text)
 
 

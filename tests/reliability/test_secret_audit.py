@@ -44,6 +44,25 @@ def test_finds_the_secret_in_text_bytes_and_reprs_and_masks_it_in_the_report():
     assert sum(scanner.scanned.values()) == 4
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "".join(f"\\u{ord(c):04x}" for c in PLANTED),  # every character JSON-escaped
+        "".join(f"\\u{ord(c):04X}" if c == "-" else c for c in PLANTED),  # only the dashes
+        PLANTED.replace("-", "\\-"),  # a backslash before a character
+        "".join(f"%{ord(c):02X}" for c in PLANTED),  # percent-encoded
+        "".join(f"%{ord(c):02x}" if c in "-7" else c for c in PLANTED),  # partly, lower case
+    ],
+    ids=["json-escaped", "escaped-dash", "backslash", "percent", "percent-partly"],
+)
+def test_finds_the_secret_in_its_escaped_spellings(spelling):
+    scanner = SecretAudit(PLANTED)
+    assert PLANTED not in spelling
+    assert scanner.scan("output", "text", f'{{"echo": "{spelling}"}}')
+    assert scanner.scan("wire", "bytes", spelling.encode())
+    assert len(scanner.leaks) == 2
+
+
 def test_finds_the_secret_anywhere_in_an_exception_chain():
     def raise_chain() -> None:
         try:
