@@ -15,9 +15,10 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from airflow_provider_sigmamind.exceptions import SigmaMindError, SigmaMindResponseError
+from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
-from airflow_provider_sigmamind.models import Campaign, CampaignStatus, PayloadError, parse_campaign_page
+from airflow_provider_sigmamind.models import Campaign, CampaignStatus
+from airflow_provider_sigmamind.paging import CAMPAIGNS
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.watch import CampaignWatch
 
@@ -37,33 +38,27 @@ async def alist_campaigns(
 ) -> AsyncIterator[Campaign]:
     """Every campaign in ``status``, page by page, without blocking the event loop.
 
-    The async counterpart of :meth:`SigmaMindHook.list_campaigns` (same paging rules: ``hasNext``,
-    else ``totalPages``, else ``totalCount``; a campaign listed twice is yielded once). Each page
-    request is retried by the hook's retry policy.
+    The async counterpart of :meth:`SigmaMindHook.list_campaigns`, with the same paging rules
+    (:class:`~airflow_provider_sigmamind.paging.Listing`: ``hasNext``, else ``totalPages``, else
+    ``totalCount``; a short page that says nothing of the end is read past; a campaign listed twice
+    is yielded once). Each page request is retried by the hook's retry policy.
 
     :param hook: the hook whose connection, retry policy and HTTP client are used.
     :param status: the status to list (the API's ``status`` filter).
     :param page_size: campaigns per request.
     :raises SigmaMindResponseError: when a page is not the list SigmaMind sends.
     """
-    path = "/v1/campaigns"
-    seen: set[str] = set()
+    listing = CAMPAIGNS.listing(None, status=status.value, page_size=page_size, logger=log)
     page = 0
     while True:
-        body = await hook.arequest("GET", path, params={"page": page, "size": page_size, "status": status.value})
-        try:
-            result = parse_campaign_page(body)
-        except PayloadError as exc:
-            raise SigmaMindResponseError(
-                f"SigmaMind's campaign list (page {page}) is not usable: {exc} (GET {path})", status_code=200, path=path
-            ) from None
-        fresh = [c for c in result.campaigns if c.campaign_id not in seen]
-        for campaign in fresh:
-            seen.add(campaign.campaign_id)
+        body = await hook.arequest("GET", CAMPAIGNS.path, params=listing.query(page))
+        fresh, more = listing.take(body, page)
+        for campaign in listing.hand_out(fresh):
             yield campaign
-        if not fresh or not result.has_more(page, page_size, len(seen)):
-            return
+        if not more:
+            break
         page += 1
+    listing.finish()
 
 
 async def poll_once(hook: SigmaMindHook, statuses: Iterable[CampaignStatus]) -> Snapshot:

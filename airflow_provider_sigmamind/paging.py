@@ -32,7 +32,7 @@ from airflow_provider_sigmamind.models import (
     parse_campaign_page,
     parse_statuses,
 )
-from airflow_provider_sigmamind.paths import validate_campaign_id
+from airflow_provider_sigmamind.paths import CALLS_PATH, CAMPAIGNS_PATH, validate_campaign_id
 
 __all__ = ["CALLS", "CAMPAIGNS", "DEDUP_WINDOW", "ListEndpoint", "Listing", "of_campaign"]
 
@@ -93,7 +93,7 @@ class ListEndpoint(Generic[T]):
 
     def listing(
         self,
-        request: Request,
+        request: Request | None,
         *,
         status: object = None,
         page_size: int,
@@ -102,7 +102,9 @@ class ListEndpoint(Generic[T]):
     ) -> Listing[T]:
         """A lazy listing of this endpoint; the arguments are checked now, nothing is sent yet.
 
-        :param request: sends one GET and returns the decoded body (retried as any read).
+        :param request: sends one GET and returns the decoded body (retried as any read); ``None``
+            when the caller fetches each page itself (:meth:`Listing.query`) and hands it to
+            :meth:`Listing.take`, as the async campaign feed does.
         :param status: the status filter; ``None`` for all.
         :param page_size: items per request (the API's ``size``).
         :param keep: yield only the items it accepts (the listing still reads every page).
@@ -123,6 +125,9 @@ class Listing(Iterator[T]):
     """A lazy, paged read of one list: iterate it for the items, read its counters for progress.
 
     Built by :meth:`ListEndpoint.listing`. Each page request goes through the hook's retry loop.
+    What to do with each page (skip items already listed, read on or stop, warn when the counts do
+    not add up) is decided by :meth:`take`, :meth:`hand_out` and :meth:`finish`, which do no I/O, so
+    that an async caller fetching the pages itself follows the same rules.
 
     :ivar pages: pages read so far.
     :ivar listed: distinct items read so far (kept or not).
@@ -132,7 +137,7 @@ class Listing(Iterator[T]):
     def __init__(
         self,
         endpoint: ListEndpoint[T],
-        request: Request,
+        request: Request | None,
         params: Mapping[str, Any],
         page_size: int,
         keep: Callable[[T], bool] | None,
@@ -143,7 +148,13 @@ class Listing(Iterator[T]):
         self.pages = 0
         self.listed = 0
         self.kept = 0
-        self._items = self._read(request, dict(params), keep, logger)
+        self._params = dict(params)
+        self._keep = keep
+        self._logger = logger
+        self._seen = RecentKeys(DEDUP_WINDOW)
+        self._distinct = 0  # items read so far, handed out or not yet
+        self._total: int | None = None
+        self._items: Iterator[T] = iter(()) if request is None else self._read(request)
 
     def __iter__(self) -> Listing[T]:
         return self
@@ -151,10 +162,17 @@ class Listing(Iterator[T]):
     def __next__(self) -> T:
         return next(self._items)
 
-    def _page(self, request: Request, params: dict[str, Any], page: int) -> ListPage:
-        """Fetch and parse page ``page``."""
-        endpoint = self.endpoint
-        body = request("GET", endpoint.path, params={"page": page, "size": self.page_size, **params})
+    def query(self, page: int) -> dict[str, Any]:
+        """The query parameters of page ``page``."""
+        return {"page": page, "size": self.page_size, **self._params}
+
+    def take(self, body: object, page: int) -> tuple[list[T], bool]:
+        """Parse page ``page``'s decoded body: its items not listed before (for :meth:`hand_out`),
+        and whether to read the next page.
+
+        :raises SigmaMindResponseError: when the body is not a page of this list.
+        """
+        endpoint, size = self.endpoint, self.page_size
         try:
             result = endpoint.parse_page(body)
         except PayloadError as exc:
@@ -165,48 +183,52 @@ class Listing(Iterator[T]):
                 path=endpoint.path,
             ) from None
         self.pages += 1
-        return result
+        self._total = result.total_count if result.total_count is not None else self._total
+        fresh: list[T] = []
+        for item in result.items:
+            key = endpoint.key(item)
+            if key not in self._seen:
+                self._seen.add(key)
+                fresh.append(item)
+        self._distinct += len(fresh)
+        if result.items and not fresh:
+            noun = endpoint.noun
+            self._logger.warning("Page %d of the %s list repeated %ss already listed; stopped there", page, noun, noun)
+            return fresh, False
+        # A page shorter than asked, with nothing to say whether more follow, may be a server's own
+        # page cap rather than the end: read on until an empty page, never lose the rest.
+        silent = not result.says_where_it_ends and bool(result.items)
+        return fresh, result.has_more(page, size, self._distinct) or silent
 
-    def _read(
-        self, request: Request, params: dict[str, Any], keep: Callable[[T], bool] | None, logger: Logger
-    ) -> Iterator[T]:
-        endpoint, size = self.endpoint, self.page_size
-        seen = RecentKeys(DEDUP_WINDOW)
-        page = 0
-        total: int | None = None
-        while True:
-            result = self._page(request, params, page)
-            total = result.total_count if result.total_count is not None else total
-            fresh = 0
-            for item in result.items:
-                key = endpoint.key(item)
-                if key in seen:
-                    continue
-                seen.add(key)
-                fresh += 1
-                self.listed += 1
-                if keep is None or keep(item):
-                    self.kept += 1
-                    yield item
-            if result.items and fresh == 0:
-                noun = endpoint.noun
-                logger.warning("Page %d of the %s list repeated %ss already listed; stopped there", page, noun, noun)
-                break
-            # A page shorter than asked, with nothing to say whether more follow, may be a server's
-            # own page cap rather than the end: read on until an empty page, never lose the rest.
-            silent = not result.says_where_it_ends and bool(result.items)
-            if not (result.has_more(page, size, self.listed) or silent):
-                break
-            page += 1
-        if total is not None and self.listed != total:
-            logger.warning(
+    def hand_out(self, fresh: list[T]) -> Iterator[T]:
+        """The items of :meth:`take` that ``keep`` accepts, counted as they are handed out."""
+        for item in fresh:
+            self.listed += 1
+            if self._keep is None or self._keep(item):
+                self.kept += 1
+                yield item
+
+    def finish(self) -> None:
+        """After the last page: warn when the items listed are not the total SigmaMind reported."""
+        if self._total is not None and self._distinct != self._total:
+            self._logger.warning(
                 "Listed %d %ss where SigmaMind reported %d in all (%s): the list changed while it "
                 "was read, or its pages do not add up",
-                self.listed,
-                endpoint.noun,
-                total,
-                endpoint.total_name,
+                self._distinct,
+                self.endpoint.noun,
+                self._total,
+                self.endpoint.total_name,
             )
+
+    def _read(self, request: Request) -> Iterator[T]:
+        page = 0
+        while True:
+            fresh, more = self.take(request("GET", self.endpoint.path, params=self.query(page)), page)
+            yield from self.hand_out(fresh)
+            if not more:
+                break
+            page += 1
+        self.finish()
 
 
 def _campaign_status(status: object) -> str | None:
@@ -253,7 +275,7 @@ def _call_key(call: Call) -> str:
 
 #: ``GET /v1/campaigns?status=&page=&size=``.
 CAMPAIGNS: ListEndpoint[Campaign] = ListEndpoint(
-    "/v1/campaigns", parse_campaign_page, _campaign_key, "campaign", "totalCount", _campaign_status
+    CAMPAIGNS_PATH, parse_campaign_page, _campaign_key, "campaign", "totalCount", _campaign_status
 )
 #: ``GET /v1/calls?status=&page=&size=`` (no campaign filter exists).
-CALLS: ListEndpoint[Call] = ListEndpoint("/v1/calls", parse_call_page, _call_key, "call", "totalCounts", _call_status)
+CALLS: ListEndpoint[Call] = ListEndpoint(CALLS_PATH, parse_call_page, _call_key, "call", "totalCounts", _call_status)

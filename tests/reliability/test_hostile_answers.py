@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_sigmamind.campaign_feed import alist_campaigns
 from airflow_provider_sigmamind.exceptions import SigmaMindInvalidInputError
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
+from airflow_provider_sigmamind.models import CampaignStatus
 from airflow_provider_sigmamind.operators.campaign import ListCampaignsOperator
 from airflow_provider_sigmamind.simulator import Fault
 from tests.helpers import CANARY_API_KEY, FAST, connection_json
@@ -173,12 +175,13 @@ def test_every_printable_ascii_key_is_sent_byte_for_byte(sigmamind_simulator_fac
 ENVELOPES = [(), ("totalCount",), ("hasNext",), ("totalPages",), ("page", "size"), ("hasPrevious", "totalCount")]
 
 
-@pytest.mark.parametrize("entry", ["hook", "operator"])
+@pytest.mark.parametrize("entry", ["hook", "operator", "event feed"])
 @pytest.mark.parametrize(
     ("total", "cap", "envelope"), list(itertools.product([0, 1, 7, 8, 23], [1, 7, None], ENVELOPES))
 )
 def test_paging_never_loses_a_campaign(sigmamind_simulator_factory, monkeypatch, request, entry, total, cap, envelope):
-    """Whatever the server's silent page cap and whichever envelope fields it sends."""
+    """Whatever the server's silent page cap and whichever envelope fields it sends, on each path
+    that lists campaigns: the hook, the list operator and the event trigger's async feed."""
     request.node.user_properties.append(("family", "paging"))
     simulator = sigmamind_simulator_factory(api_key=CANARY_API_KEY, max_page_size=cap, list_envelope=envelope)
     monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, max_retries=0))
@@ -186,8 +189,18 @@ def test_paging_never_loses_a_campaign(sigmamind_simulator_factory, monkeypatch,
     if entry == "hook":
         with SigmaMindHook(retry_policy=FAST) as hook:
             listed = [c.campaign_id for c in hook.list_campaigns(page_size=10)]
-    else:
+    elif entry == "operator":
         listed = [c["campaignId"] for c in ListCampaignsOperator(task_id="list", page_size=10).execute({})]
+    else:  # CampaignEventTrigger's async listing, one status at a time
+
+        async def feed() -> list[str]:
+            hook = SigmaMindHook(retry_policy=FAST)
+            try:
+                return [c.campaign_id async for c in alist_campaigns(hook, CampaignStatus.LIVE, page_size=10)]
+            finally:
+                await hook.aclose()
+
+        listed = asyncio.run(feed())
     assert sorted(listed) == expected
     assert len(listed) == len(set(listed))
 
