@@ -282,6 +282,7 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
         return SigmaMindHook(sigmamind_conn_id=self.sigmamind_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        started = time.time()  # timeout and execution_timeout count from the start of the try
         contacts = _contact_source(self.contacts)
         arguments = _hook_arguments(self, NewCampaign)
         with self.hook as hook:
@@ -297,11 +298,14 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
 
             campaign = create_once(hook, context, str(arguments["campaign_name"]), create, self.log)
             if self.wait_for_status is not None:
-                return self.campaign_done(context, self._wait(hook, campaign), contacts=contacts)
+                return self.campaign_done(context, self._wait(hook, campaign, started), contacts=contacts)
         return self.campaign_done(context, campaign.payload, contacts=contacts)
 
-    def _wait(self, hook: SigmaMindHook, campaign: Campaign) -> dict[str, Any]:
-        """Wait for ``wait_for_status``, first judging ``campaign`` as just seen; poll here or defer."""
+    def _wait(self, hook: SigmaMindHook, campaign: Campaign, started: float) -> dict[str, Any]:
+        """Wait for ``wait_for_status``, first judging ``campaign`` as just seen; poll here or defer.
+
+        :param started: when the try began (epoch seconds): ``timeout`` and ``execution_timeout`` count from it.
+        """
         assert self.wait_for_status is not None
         watch = CampaignWatch(
             targets=self.wait_for_status,
@@ -309,7 +313,7 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
             max_consecutive_errors=self.max_consecutive_errors,
             log=self.log,
         )
-        deadline = watch.started + self.timeout
+        deadline = started + self.timeout
         while True:
             verdict = watch.observe(campaign)
             if verdict.outcome == "success":
@@ -317,7 +321,7 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
             if verdict.outcome == "failure":
                 raise SigmaMindCampaignStatusError(verdict.reason, campaign_id=campaign.campaign_id)
             if self.deferrable:
-                self._defer(hook, watch, campaign.campaign_id, deadline)
+                self._defer(hook, watch, campaign.campaign_id, deadline, started)
             while True:
                 left = deadline - time.time()
                 if left <= 0:
@@ -332,7 +336,9 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
                 except SigmaMindError as err:
                     watch.poll_failed(err)
 
-    def _defer(self, hook: SigmaMindHook, watch: CampaignWatch, campaign_id: str, deadline: float) -> None:
+    def _defer(
+        self, hook: SigmaMindHook, watch: CampaignWatch, campaign_id: str, deadline: float, started: float
+    ) -> None:
         """Hand the rest of the wait to the triggerer (raises ``TaskDeferred``)."""
         from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
 
@@ -349,7 +355,7 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
             max_consecutive_errors=self.max_consecutive_errors,
             execution_deadline=None
             if self.execution_timeout is None
-            else watch.started + self.execution_timeout.total_seconds(),
+            else started + self.execution_timeout.total_seconds(),
         )
         self.log.info("Campaign %r is not %s yet; deferring to the triggerer", campaign_id, trigger.target_statuses)
         self.defer(trigger=trigger, method_name="execute_complete", kwargs={"campaign_id": campaign_id})
@@ -360,7 +366,9 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
         """Resume after the trigger fired: the campaign payload, or the error poke mode would raise.
 
         :param event: the trigger's event (see :mod:`airflow_provider_sigmamind.events`).
-        :param campaign_id: the campaign waited for (the event names it too).
+        :param campaign_id: the campaign waited for, as ``_defer`` passed it. Airflow can resume a
+            task without the deferral's kwargs (a retry after the wait ran out of
+            ``execution_timeout``); the event names the campaign then.
         """
         if campaign_id is None and isinstance(event, dict):
             named = event.get("campaign_id") or (event.get("campaign") or {}).get("campaignId")

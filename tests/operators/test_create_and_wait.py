@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -105,3 +107,13 @@ def test_failed_polls_in_a_row_fail_the_wait_with_the_last_error(simulator, mode
     assert (raised.value.status_code, raised.value.campaign_id) == (503, CAMPAIGN_ID)
     assert CANARY_API_KEY not in str(raised.value)
     assert posts(simulator) == 1
+
+
+def test_a_deferred_wait_counts_execution_timeout_from_the_start_of_the_try(simulator):
+    """The create's own time is part of the try: the trigger's deadline is not pushed back by it."""
+    simulator.inject(Fault.slow(0.5))  # the create takes half a second
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        operator("deferrable", wait_for_status="completed", execution_timeout=timedelta(seconds=60)).execute({})
+    _, kwargs = deferred.value.trigger.serialize()
+    assert before <= kwargs["execution_deadline"] - 60 < before + 0.5
