@@ -11,7 +11,8 @@ then the old one; each is imported on first use. Besides the names:
 * :func:`first_reschedule_date` (this module's own): when a rescheduled sensor's wait began. Airflow 3
   asks the task instance; Airflow 2.11 reads the first ``TaskReschedule`` row, as its sensors do.
 
-Importing this module checks the Airflow version (:mod:`airflow_provider_sigmamind.version_compat`).
+The package's ``__init__`` checks the Airflow version; the feature gates are in
+:mod:`airflow_provider_sigmamind.version_compat`.
 What differs between versions is listed in ``docs/compatibility.md``.
 """
 

@@ -22,6 +22,7 @@ from airflow_provider_sigmamind.connection_form import connection_extra
 from airflow_provider_sigmamind.defaults import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from airflow_provider_sigmamind.exceptions import SigmaMindInvalidInputError
 from airflow_provider_sigmamind.retry import RetryPolicy
+from airflow_provider_sigmamind.text import has_control_chars
 
 if TYPE_CHECKING:
     from airflow_provider_sigmamind.compat import Connection
@@ -90,7 +91,7 @@ def check_api_key(password: str | None, where: str) -> str:
     mask_secret(key)
     if password != key:
         log.warning("%s: the API key had surrounding white space, which was removed", where)
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in key):
+    if has_control_chars(key) or any(ch.isspace() for ch in key):
         raise SigmaMindInvalidInputError(
             f"{where}: the API key contains white space, a line break or a control character"
         )

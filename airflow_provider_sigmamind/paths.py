@@ -11,11 +11,14 @@ import functools
 from urllib.parse import quote
 
 from airflow_provider_sigmamind.exceptions import SigmaMindInvalidInputError
-from airflow_provider_sigmamind.text import shorten
+from airflow_provider_sigmamind.text import has_control_chars, shorten
 
 __all__ = [
+    "CALLS_PATH",
+    "CAMPAIGNS_PATH",
     "MAX_CAMPAIGN_ID_LENGTH",
     "MAX_ID_LENGTH",
+    "call_path",
     "campaign_path",
     "item_path",
     "validate_campaign_id",
@@ -24,6 +27,10 @@ __all__ = [
 
 MAX_ID_LENGTH = 256
 MAX_CAMPAIGN_ID_LENGTH = MAX_ID_LENGTH
+
+#: The API's two collections; an item's path is one of them plus its id (:func:`item_path`).
+CAMPAIGNS_PATH = "/v1/campaigns"
+CALLS_PATH = "/v1/calls"
 
 
 def validate_id(value: object, *, name: str) -> str:
@@ -53,7 +60,7 @@ def validate_id(value: object, *, name: str) -> str:
         raise SigmaMindInvalidInputError(f"{name} {shown} has leading or trailing white space")
     if len(value) > MAX_ID_LENGTH:
         raise SigmaMindInvalidInputError(f"{name} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if has_control_chars(value):
         raise SigmaMindInvalidInputError(f"{name} {shown} contains control characters (CR, LF, NUL, ...)")
     if value in (".", ".."):
         raise SigmaMindInvalidInputError(f"{name} {shown} is not an id but a relative path")
@@ -89,4 +96,9 @@ def validate_campaign_id(campaign_id: object) -> str:
 
 def campaign_path(campaign_id: object) -> str:
     """``/v1/campaigns/{id}`` with the id validated and percent-encoded as one path segment."""
-    return item_path("/v1/campaigns", campaign_id, name="campaign_id")
+    return item_path(CAMPAIGNS_PATH, campaign_id, name="campaign_id")
+
+
+def call_path(call_id: object) -> str:
+    """``/v1/calls/{id}`` with the id validated and percent-encoded as one path segment."""
+    return item_path(CALLS_PATH, call_id, name="call_id")

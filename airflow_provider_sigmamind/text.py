@@ -7,10 +7,15 @@ than the limit asked for.
 
 from __future__ import annotations
 
-__all__ = ["ELLIPSIS", "clip", "one_line", "shorten"]
+__all__ = ["ELLIPSIS", "clip", "has_control_chars", "one_line", "shorten"]
 
 #: What marks text that was cut.
 ELLIPSIS = "…"
+
+
+def has_control_chars(text: str) -> bool:
+    """Whether ``text`` holds an ASCII control character (``NUL`` to ``US``, or ``DEL``): CR, LF, tab, ..."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
 def clip(text: str, limit: int) -> str:

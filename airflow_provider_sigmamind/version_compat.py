@@ -1,18 +1,15 @@
 """Which Airflow is running, as feature gates: ``AIRFLOW_V_3_1_PLUS`` and friends.
 
 The same gates as the official providers' ``version_compat.py`` (a module of the provider's own, so
-that no other provider's internals are imported for them). Importing this module checks the running
-Airflow against :data:`airflow_provider_sigmamind.MIN_AIRFLOW_VERSION` and raises a ``RuntimeError``
-naming the version needed when it is older. What each gate switches is listed in
-``docs/compatibility.md``.
+that no other provider's internals are imported for them). The package's ``__init__`` has already
+checked the running Airflow against :data:`airflow_provider_sigmamind.MIN_AIRFLOW_VERSION`. What
+each gate switches is listed in ``docs/compatibility.md``.
 """
 
 from __future__ import annotations
 
 from airflow import __version__ as _airflow_version
 from packaging.version import Version
-
-from airflow_provider_sigmamind import require_airflow
 
 __all__ = [
     "AIRFLOW_VERSION",
@@ -21,8 +18,6 @@ __all__ = [
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
 ]
-
-require_airflow(_airflow_version)
 
 #: The running Airflow's release as (major, minor, micro), pre-release and local parts dropped.
 AIRFLOW_VERSION: tuple[int, ...] = (*Version(_airflow_version).release, 0, 0)[:3]

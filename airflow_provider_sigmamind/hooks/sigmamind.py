@@ -28,7 +28,7 @@ from airflow_provider_sigmamind.defaults import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.models import Call, CallStatus, Campaign, CampaignStatus
 from airflow_provider_sigmamind.paging import CALLS, CAMPAIGNS, Listing, of_campaign
-from airflow_provider_sigmamind.paths import MAX_CAMPAIGN_ID_LENGTH, campaign_path, item_path, validate_campaign_id
+from airflow_provider_sigmamind.paths import MAX_CAMPAIGN_ID_LENGTH, call_path, campaign_path, validate_campaign_id
 from airflow_provider_sigmamind.retry import Attempts, RetryPolicy
 from airflow_provider_sigmamind.routes import shared_routes
 from airflow_provider_sigmamind.transport import TransportFailure, aio
@@ -258,7 +258,7 @@ class SigmaMindHook(BaseHook):
 
         :param call_id: the call's id, exactly as SigmaMind gave it.
         """
-        path = item_path("/v1/calls", call_id, name="call_id")
+        path = call_path(call_id)
         return call_from_json(self.request("GET", path), path=path, call_id=call_id)
 
     def create_campaign(
@@ -320,7 +320,7 @@ class SigmaMindHook(BaseHook):
             phone_check=phone_check,
             log=self.log,
         )
-        path = "/v1/campaigns"
+        path = CAMPAIGNS.path
         try:
             body = self.request("POST", path, data=upload.form, files=upload.files, retry=False)
             campaign = campaign_from_json(body, status_code=201, method="POST", path=path, campaign_id=None)
@@ -386,7 +386,7 @@ class SigmaMindHook(BaseHook):
             config = self.config
             self.request(
                 "GET",
-                "/v1/campaigns",
+                CAMPAIGNS.path,
                 params={"page": 0, "size": 1},
                 policy=RetryPolicy(max_retries=0, deadline=config.timeout),
             )

@@ -67,8 +67,7 @@ class ExportCampaignCallsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if format not in ("jsonl", "csv", "parquet"):
-            raise ValueError(f"format must be one of jsonl, csv, parquet, got {format!r}")
+        check_format(format)
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise ValueError(f"page_size must be a whole number >= 1, got {page_size!r}")
         self.campaign_id = campaign_id

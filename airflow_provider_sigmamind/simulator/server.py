@@ -343,8 +343,6 @@ class SigmaMindSimulator:
             fault, request, entry, reader, writer, lambda: normal or self._respond(request, entry)[0]
         )
 
-    # -- recording and faults --------------------------------------------------------------------
-
     # -- the Python API --------------------------------------------------------------------------
 
     def add_campaign(

@@ -391,8 +391,6 @@ class CampaignEventTrigger(BaseEventTrigger):
         super().__init__()
         self.sigmamind_conn_id = sigmamind_conn_id
         wanted, _, self.max_consecutive_errors = wait_settings(statuses, None, max_consecutive_errors)
-        if CampaignStatus.UNKNOWN in wanted:
-            raise ValueError("statuses: the list endpoint cannot filter on an unknown status")
         self.statuses = [status.value for status in wanted]
         self.poll_interval = float(_seconds(poll_interval, "poll_interval", minimum=0) or 0.0)
         self.retry_policy = None if retry_policy is None else RetryPolicy.from_kwargs(retry_policy).to_kwargs()
