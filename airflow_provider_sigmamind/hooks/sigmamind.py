@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
+
 from airflow_provider_sigmamind import connection_form
 from airflow_provider_sigmamind.answers import answer_of, call_from_json, campaign_from_json, decode_json
 from airflow_provider_sigmamind.api_call import USER_AGENT, ApiCall, Route
@@ -401,8 +403,8 @@ class SigmaMindHook(BaseHook):
     async def aget_config(self) -> SigmaMindConfig:
         """The connection's settings, looked up without blocking the event loop (once per hook).
 
-        The connection comes from :meth:`aget_connection`; reading it (which registers the key
-        with the secrets masker, a round trip to the supervisor) runs in a worker thread.
+        The connection comes from :meth:`aget_connection`; reading it (the key is registered with the
+        secrets masker, a round trip to the supervisor) runs in asgiref's worker thread.
         """
         return (await self._aroute()).config
 
@@ -414,7 +416,8 @@ class SigmaMindHook(BaseHook):
 
     async def _alookup_route(self) -> Route:
         conn = await get_async_connection(self.sigmamind_conn_id, self)
-        return await asyncio.to_thread(lambda: Route.of(self.config_from(conn)))
+        # asgiref's thread: from a plain one, the masker's supervisor call kills Airflow 3.0's triggerer.
+        return await sync_to_async(lambda: Route.of(self.config_from(conn)))()
 
     def _session(self) -> Any:
         """The running loop's shared ``aiohttp`` session, leased on first use in this loop."""
