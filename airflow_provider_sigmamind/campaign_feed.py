@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from airflow_provider_sigmamind.exceptions import SigmaMindError
@@ -22,7 +23,7 @@ from airflow_provider_sigmamind.paging import CAMPAIGNS
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.watch import CampaignWatch
 
-__all__ = ["CampaignFeed", "Snapshot", "alist_campaigns", "poll_snapshots"]
+__all__ = ["SHARED_INTERVALS", "CampaignFeed", "SharedIntervals", "Snapshot", "alist_campaigns", "poll_snapshots"]
 
 #: Campaigns per list request while watching (the API's own default is 10).
 FEED_PAGE_SIZE = 100
@@ -78,10 +79,13 @@ async def poll_snapshots(
     max_consecutive_errors: int,
     retry_policy: Mapping[str, Any] | None = None,
     timeout: float | None = None,
+    interval_of: Callable[[], float] | None = None,
 ) -> AsyncIterator[Snapshot]:
     """Poll the campaign list for ever, one :data:`Snapshot` each ``poll_interval`` seconds.
 
-    The first poll is made at once. A failed poll (after the hook's own retries) is logged and
+    ``interval_of``, when given, is asked after each poll how long to wait before the next (a
+    shared stream's :meth:`SharedIntervals.shortest`); ``poll_interval`` is then unused. The first
+    poll is made at once. A failed poll (after the hook's own retries) is logged and
     counted, and the next one is made ``poll_interval`` later, as after a good one; a permanent
     error (a refused key, say) or ``max_consecutive_errors`` failed polls in a row raise, which ends
     the watch (the same budget as :class:`~airflow_provider_sigmamind.triggers.campaign.CampaignStatusTrigger`).
@@ -94,6 +98,7 @@ async def poll_snapshots(
     hook = SigmaMindHook(sigmamind_conn_id=sigmamind_conn_id, timeout=timeout, retry_policy=policy)
     # Only its count of failed polls in a row is used: the sensor's trigger's rules, once.
     errors = CampaignWatch(targets=wanted, failures=(), max_consecutive_errors=max_consecutive_errors, log=log)
+    log.info("Polling the campaigns in %s through %r", " and ".join(s.value for s in wanted), sigmamind_conn_id)
     try:
         while True:
             try:
@@ -104,12 +109,46 @@ async def poll_snapshots(
             else:
                 errors.consecutive_errors = 0
                 yield snapshot
-            await asyncio.sleep(poll_interval)
+            await asyncio.sleep(poll_interval if interval_of is None else interval_of())
     finally:
         try:
             await hook.aclose()
         except Exception:
             log.warning("Closing the HTTP client failed", exc_info=True)
+
+
+class SharedIntervals:
+    """The ``poll_interval`` each watcher of a shared stream asked for: the stream polls at the shortest.
+
+    Airflow opens one :func:`poll_snapshots` per shared-stream group, with the settings of one of its
+    watchers; every watcher registers its own interval here while it reads the stream, so a group
+    polls as often as its most impatient watcher asked (from the poll after it joined), and no more
+    often once that watcher has gone. One table per process: a triggerer runs its triggers in one
+    event loop.
+    """
+
+    def __init__(self) -> None:
+        self._wanted: dict[Hashable, dict[int, float]] = {}
+
+    @contextmanager
+    def joined(self, key: Hashable, watcher: object, interval: float) -> Iterator[None]:
+        """While the block runs, ``watcher`` (by identity) asks group ``key`` for ``interval``."""
+        self._wanted.setdefault(key, {})[id(watcher)] = interval
+        try:
+            yield
+        finally:
+            group = self._wanted.get(key, {})
+            group.pop(id(watcher), None)
+            if not group:
+                self._wanted.pop(key, None)
+
+    def shortest(self, key: Hashable, default: float) -> float:
+        """The shortest interval a watcher of group ``key`` asked for; ``default`` when none is there."""
+        return min(self._wanted.get(key, {}).values(), default=default)
+
+
+#: The process's table (:class:`SharedIntervals`).
+SHARED_INTERVALS = SharedIntervals()
 
 
 class CampaignFeed:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sigmamind import events
-from airflow_provider_sigmamind.campaign_feed import CampaignFeed, Snapshot, poll_snapshots
+from airflow_provider_sigmamind.campaign_feed import SHARED_INTERVALS, CampaignFeed, Snapshot, poll_snapshots
 from airflow_provider_sigmamind.compat import BaseTrigger, TriggerEvent
 from airflow_provider_sigmamind.defaults import DEFAULT_CONN_ID
 from airflow_provider_sigmamind.events import TIMEOUT_ERROR_CLASS
@@ -366,8 +366,9 @@ class CampaignEventTrigger(BaseEventTrigger):
     watch with the error (as for the sensor's trigger); a failed poll is followed by the usual
     ``poll_interval`` wait, never by a quicker one.
 
-    Takes only primitives and never the API key. On Airflow versions with shared streams, watchers
-    with the same connection and settings share one polling loop (:meth:`shared_stream_key`).
+    Takes only primitives and never the API key. On Airflow versions with shared streams (3.3+),
+    watchers on the same connection and statuses share one polling loop, which polls at the
+    shortest ``poll_interval`` among them (:meth:`shared_stream_key`).
 
     :param sigmamind_conn_id: the ``sigmamind`` connection holding the key.
     :param statuses: the statuses that fire (names, e.g. ``["completed"]``).
@@ -411,13 +412,18 @@ class CampaignEventTrigger(BaseEventTrigger):
         )
 
     def shared_stream_key(self) -> Hashable | None:
-        """Watchers with the same connection and settings share one polling loop."""
+        """Watchers on the same connection and statuses, with the same error and request settings, share one poll.
+
+        Not the interval: a group polls at the shortest ``poll_interval`` of its watchers
+        (:class:`~airflow_provider_sigmamind.campaign_feed.SharedIntervals`). Watchers whose settings
+        are all the same are one trigger already (Airflow stores an asset's trigger once per
+        class path and arguments).
+        """
         policy = None if self.retry_policy is None else tuple(sorted(self.retry_policy.items()))
         return (
             "sigmamind-campaigns",
             self.sigmamind_conn_id,
             tuple(self.statuses),
-            self.poll_interval,
             self.max_consecutive_errors,
             policy,
             self.timeout,
@@ -425,22 +431,40 @@ class CampaignEventTrigger(BaseEventTrigger):
 
     @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
-        """Poll the campaign list for the group: :func:`~airflow_provider_sigmamind.campaign_feed.poll_snapshots`."""
-        async for snapshot in poll_snapshots(
+        """Poll the campaign list for the group, as often as its most impatient watcher asks."""
+        key, default = cls(**kwargs).shared_stream_key(), kwargs["poll_interval"]
+        async for snapshot in cls._snapshots(kwargs, interval_of=lambda: SHARED_INTERVALS.shortest(key, default)):
+            yield snapshot
+
+    @staticmethod
+    def _snapshots(kwargs: dict[str, Any], **more: Any) -> AsyncIterator[Snapshot]:
+        """:func:`~airflow_provider_sigmamind.campaign_feed.poll_snapshots` with a trigger's arguments."""
+        return poll_snapshots(
             sigmamind_conn_id=kwargs["sigmamind_conn_id"],
             statuses=parse_statuses(kwargs["statuses"], what="statuses"),
             poll_interval=kwargs["poll_interval"],
             max_consecutive_errors=kwargs["max_consecutive_errors"],
             retry_policy=kwargs.get("retry_policy"),
             timeout=kwargs.get("timeout"),
-        ):
-            yield snapshot
+            **more,
+        )
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        """This watcher's events from its group's stream; its interval counts while it reads."""
+        with SHARED_INTERVALS.joined(self.shared_stream_key(), self, self.poll_interval):
+            async for event in self._fire(shared_stream):
+                yield event
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll and fire on its own (Airflow versions without shared streams, and unit tests)."""
+        async for event in self._fire(self._snapshots(self.serialize()[1])):
+            yield event
+
+    async def _fire(self, snapshots: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
         """One event per campaign newly seen in a watched status; the first snapshot is the baseline."""
         feed = CampaignFeed()
         first = True
-        async for snapshot in shared_stream:
+        async for snapshot in snapshots:
             entries: Snapshot = snapshot
             fired = feed.new(entries)
             if first:
@@ -453,8 +477,3 @@ class CampaignEventTrigger(BaseEventTrigger):
             for campaign_id, status, payload in fired:
                 self.log.info("Campaign %r is now %r", campaign_id, status)
                 yield TriggerEvent(payload)
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll and fire on its own (Airflow versions without shared streams, and unit tests)."""
-        async for event in self.filter_shared_stream(type(self).open_shared_stream(self.serialize()[1])):
-            yield event

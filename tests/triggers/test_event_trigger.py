@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_sigmamind.campaign_feed import CampaignFeed, alist_campaigns
+from airflow_provider_sigmamind.campaign_feed import SHARED_INTERVALS, CampaignFeed, SharedIntervals, alist_campaigns
 from airflow_provider_sigmamind.exceptions import SigmaMindAuthError, SigmaMindError
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
 from airflow_provider_sigmamind.models import CampaignStatus
@@ -97,20 +97,72 @@ def test_defaults_and_refusals():
         CampaignEventTrigger(max_consecutive_errors=0)
 
 
-def test_watchers_with_the_same_settings_share_a_stream():
+def test_watchers_on_one_connection_and_statuses_share_a_stream_whatever_their_intervals():
     one = CampaignEventTrigger(statuses=["completed", "live"], poll_interval=30)
     assert (
         one.shared_stream_key()
-        == CampaignEventTrigger(statuses=["live", "completed"], poll_interval=30).shared_stream_key()
+        == CampaignEventTrigger(statuses=["live", "completed"], poll_interval=5).shared_stream_key()
     )
-    assert one.shared_stream_key() != CampaignEventTrigger(statuses=["completed"], poll_interval=30).shared_stream_key()
-    assert (
-        one.shared_stream_key()
-        != CampaignEventTrigger(
-            sigmamind_conn_id="other", statuses=["completed", "live"], poll_interval=30
-        ).shared_stream_key()
-    )
+    others = [
+        CampaignEventTrigger(statuses=["completed"], poll_interval=30),
+        CampaignEventTrigger(sigmamind_conn_id="other", statuses=["completed", "live"], poll_interval=30),
+        CampaignEventTrigger(statuses=["completed", "live"], poll_interval=30, timeout=5),
+        CampaignEventTrigger(statuses=["completed", "live"], poll_interval=30, max_consecutive_errors=9),
+        CampaignEventTrigger(statuses=["completed", "live"], retry_policy=RetryPolicy(max_retries=9).to_kwargs()),
+    ]
+    assert all(one.shared_stream_key() != other.shared_stream_key() for other in others)
     hash(one.shared_stream_key())
+
+
+def test_a_group_polls_at_the_shortest_interval_of_the_watchers_reading_it():
+    intervals, key = SharedIntervals(), ("group",)
+    fast, slow = object(), object()
+    assert intervals.shortest(key, 60.0) == 60.0  # nobody there yet: the opening watcher's own
+    with intervals.joined(key, slow, 30.0):
+        with intervals.joined(key, fast, 2.0):
+            assert intervals.shortest(key, 60.0) == 2.0
+            assert intervals.shortest(("another group",), 60.0) == 60.0
+        assert intervals.shortest(key, 60.0) == 30.0
+    assert intervals.shortest(key, 60.0) == 60.0
+    assert intervals._wanted == {}  # nothing left behind
+
+
+@sync
+async def test_a_shared_stream_serves_two_watchers_at_the_quicker_ones_interval(
+    simulator: SigmaMindSimulator, sigmamind_conn: str
+):
+    """As the triggerer runs a group: one producer, opened with the slow watcher's arguments."""
+    campaign = simulator.add_campaign(name="Shared", status="live")
+    slow = CampaignEventTrigger(poll_interval=3600)
+    fast = CampaignEventTrigger(poll_interval=INTERVAL)
+    assert slow.shared_stream_key() == fast.shared_stream_key()
+    queues: list[asyncio.Queue[Any]] = [asyncio.Queue(), asyncio.Queue()]
+
+    async def fan_out() -> None:
+        async for snapshot in CampaignEventTrigger.open_shared_stream(slow.serialize()[1]):
+            for queue in queues:
+                queue.put_nowait(snapshot)
+
+    async def read(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
+        while True:
+            yield await queue.get()
+
+    watchers = [slow.filter_shared_stream(read(queues[0])), fast.filter_shared_stream(read(queues[1]))]
+    pending = [asyncio.ensure_future(anext(events)) for events in watchers]
+    await asyncio.sleep(0)  # both watchers have joined before the first poll ends
+    producer = asyncio.create_task(fan_out())
+    try:
+        await until(lambda: len(list_polls(simulator)) >= 2, "a second poll, at the quicker interval")
+        simulator.set_status(campaign["campaignId"], "completed")
+        got = [(await asyncio.wait_for(p, WAIT)).payload["campaignId"] for p in pending]
+        assert got == [campaign["campaignId"]] * 2
+        started = [r.started_at for r in list_polls(simulator)]
+        assert min(b - a for a, b in itertools.pairwise(started)) >= INTERVAL * 0.9  # one loop, not two
+    finally:
+        producer.cancel()
+        for events in watchers:
+            await events.aclose()
+    assert SHARED_INTERVALS.shortest(slow.shared_stream_key(), 1.0) == 1.0  # both have left
 
 
 @sync
