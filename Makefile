@@ -6,7 +6,8 @@
 #   make test-triggerer  every example DAG run by a real scheduler and triggerer (about 90 s)
 #   make bench  the benchmarks of docs/performance.md (about 5 minutes; prints the tables)
 #   make reliability  the fault matrix, hostile inputs, property tests and secret audit of docs/reliability.md
-#   make lanes  the built wheel on Airflow 2.11, 3.0, 3.1, 3.2 and on 3.3 with Python 3.12/3.13 (docs/compatibility.md)
+#   make lanes  the built wheel on Airflow 2.11, 3.0, 3.1, 3.2 and on 3.3 with Python 3.12/3.13 (docs/compatibility.md);
+#               on 3.0 to 3.2 also the event, asset and approval examples on a real deployment
 #   make publish-check  build the sdist and wheel, twine check --strict, LICENSE/NOTICE and metadata checks
 PYTHON ?= python3
 VENV   := .venv
@@ -89,7 +90,7 @@ reliability: $(STAMP)
 # waiting on poke intervals, so two cores keep four busy): each lane's output, then one line per
 # lane with its result and time.
 LANE_JOBS ?= 4
-lanes: $(STAMP)
+lanes: $(STAMP) postgresql
 	bash .ci/lane --all $(LANE_JOBS)
 
 # Re-resolve each lane's lock (after changing pyproject.toml's dependencies).

@@ -7,6 +7,9 @@ examples, as shipped:
 * ``example_sigmamind_events``: the asset watcher's ``CampaignEventTrigger`` runs in the triggerer;
   once it has taken its baseline, three live campaigns complete, and the DAG must run three times,
   once per campaign, each run reading its own campaign from its triggering asset event;
+* beside it, a second watcher of completed campaigns with another interval
+  (``tests/stack_dags/sigmamind_second_watcher.py``): its DAG gets the same three campaigns; on
+  Airflow 3.3+ the two share one polling loop (at the example's interval), before that each polls;
 * ``example_sigmamind_assets``: triggered once, its fetch emits the campaign's asset event and the
   scheduler runs ``example_sigmamind_assets_downstream``, which sees the event's extra;
 * ``example_sigmamind_approval`` (Airflow 3.1+): two runs wait for a person; one is approved and
@@ -16,6 +19,7 @@ examples, as shipped:
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.exceptions import AirflowOptionalProviderFeatureException
 
 from airflow_provider_sigmamind.simulator import SigmaMindSimulator
 from tests.helpers import CANARY_API_KEY, ROOT
@@ -35,6 +40,8 @@ pytestmark = pytest.mark.triggerer
 EVENTS = "example_sigmamind_events"
 ASSETS = "example_sigmamind_assets"
 DOWNSTREAM = "example_sigmamind_assets_downstream"
+SECOND = "sigmamind_second_watcher"
+SECOND_ASSET = "sigmamind_completed_campaigns_second"  # what it watches
 APPROVAL = "example_sigmamind_approval"
 #: The example files run here.
 EXAMPLES = ("example_sigmamind_events", "example_sigmamind_assets", "example_sigmamind_approval")
@@ -46,8 +53,17 @@ try:
     from airflow.providers.standard.operators.hitl import ApprovalOperator  # noqa: F401
 
     HAS_HITL = True
-except ImportError:
+except (ImportError, AirflowOptionalProviderFeatureException):  # Airflow < 3.1 (the module refuses to load)
     HAS_HITL = False
+try:
+    from airflow.triggers.shared_stream import SharedStreamManager  # noqa: F401
+
+    HAS_SHARED_STREAMS = True
+except ImportError:
+    HAS_SHARED_STREAMS = False
+#: What the triggerer logs once per polling loop of the campaign list, and once per watcher's baseline.
+POLLING = "Polling the campaigns in completed through 'sigmamind_default'"
+WATCHING = "Watching campaigns reaching completed"
 
 
 def example_folder(path: Path, names: tuple[str, ...]) -> Path:
@@ -64,6 +80,7 @@ class Deployment:
     simulator: SigmaMindSimulator
     completed: list[dict[str, Any]]
     event_runs: list[dict[str, Any]]
+    second_events: list[dict[str, Any]]  # the asset events of the second watcher's asset
     downstream_runs: list[dict[str, Any]]
     approval_runs: dict[str, str] = field(default_factory=dict)  # the answer -> run id
     fired: int = 0  # events the triggerer logged as fired
@@ -77,6 +94,12 @@ def completed_polls(simulator: SigmaMindSimulator) -> int:
     return sum(
         1 for r in simulator.requests if r.path == "/v1/campaigns" and r.query.get("status") == "completed" and r.status
     )
+
+
+def asset_events(stack: AirflowStack, name: str) -> list[dict[str, Any]]:
+    """The asset events of the asset called ``name``, as the REST API lists them."""
+    (asset,) = [a for a in stack.api("GET", "/api/v2/assets?limit=100")["assets"] if a["name"] == name]
+    return list(stack.api("GET", f"/api/v2/assets/events?asset_id={asset['id']}&limit=100")["asset_events"])
 
 
 def answer_when_asked(stack: AirflowStack, run_id: str, option: str) -> None:
@@ -104,6 +127,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     only_when_selected(request.config)
     home = tmp_path_factory.mktemp("airflow-events-home")
     dags = example_folder(tmp_path_factory.mktemp("events-dags") / "dags", EXAMPLES)
+    shutil.copy(ROOT / "tests" / "stack_dags" / f"{SECOND}.py", dags)
     # Campaigns created here stay live: only the three completed by the test complete. On PostgreSQL
     # (the other examples run on SQLite and on PostgreSQL, tests/test_example_dags_stack.py).
     with (
@@ -114,9 +138,11 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         simulator.add_campaign(DONE_BEFORE, name="Done before", status="completed")
         stack = example_stack(home, dags, simulator, database_url)
         try:
-            stack.wait_for_dags([EVENTS, ASSETS, DOWNSTREAM, *([APPROVAL] if HAS_HITL else [])])
+            stack.wait_for_dags([EVENTS, SECOND, ASSETS, DOWNSTREAM, *([APPROVAL] if HAS_HITL else [])])
             live = [simulator.add_campaign(name=f"Event {n}", status="live") for n in range(3)]
-            stack.wait_for(lambda: completed_polls(simulator) >= 1, timeout=TIMEOUT, what="the watcher's first poll")
+            stack.wait_for(
+                lambda: stack.log("triggerer").count(WATCHING) == 2, timeout=TIMEOUT, what="both watchers' baselines"
+            )
             approval_runs = {}
             if HAS_HITL:
                 approval_runs = {answer: stack.trigger(APPROVAL) for answer in ("Approve", "Reject")}
@@ -135,19 +161,27 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
                 events, downstream = runs_of(stack, EVENTS), runs_of(stack, DOWNSTREAM)
                 finished = [r for r in events + downstream if r["state"] in ("success", "failed")]
                 approvals = [stack.run_state(APPROVAL, run_id) for run_id in approval_runs.values()]
-                return len(finished) >= 4 and all(state in ("success", "failed") for state in approvals)
+                return (
+                    len(finished) >= 4
+                    and all(state in ("success", "failed") for state in approvals)
+                    and len(asset_events(stack, SECOND_ASSET)) >= 3
+                )
 
             stack.wait_for(all_done, timeout=TIMEOUT, what="the event, asset and approval runs")
             # Another poll of the list, all three still completed, must fire nothing more: counted once the
             # poll after it has begun (the watcher logs what a poll fires before it sleeps until the next).
             polls = completed_polls(simulator)
             stack.wait_for(lambda: completed_polls(simulator) >= polls + 2, timeout=TIMEOUT, what="two more polls")
-            fired = stack.log("triggerer").count("Trigger fired event")
+            # The watchers' events (named by trigger id; Airflow 3.1 logs the approval task's trigger here too).
+            fired = sum(
+                "Trigger fired event" in line and "name='ID " in line for line in stack.log("triggerer").splitlines()
+            )
             yield Deployment(
                 stack,
                 simulator,
                 [simulator.campaign(c["campaignId"]) for c in live],
                 runs_of(stack, EVENTS),
+                asset_events(stack, SECOND_ASSET),
                 runs_of(stack, DOWNSTREAM),
                 approval_runs,
                 fired,
@@ -167,7 +201,7 @@ def test_one_run_per_completed_campaign_each_with_its_campaign(deployment: Deplo
     runs = deployment.event_runs
     assert sorted(r["state"] for r in runs) == ["success"] * 3, runs
     assert all(r["run_type"] == "asset_triggered" for r in runs), runs
-    assert deployment.fired == 3
+    assert deployment.fired == 6  # three for each watcher
     per_run = [deployment.stack.xcom(EVENTS, r["dag_run_id"], "report") for r in runs]
     assert [len(campaigns) for campaigns in per_run] == [1, 1, 1], per_run
     reported = [campaign for campaigns in per_run for campaign in campaigns]
@@ -176,6 +210,22 @@ def test_one_run_per_completed_campaign_each_with_its_campaign(deployment: Deplo
     assert sorted(reported, key=key) == sorted(expected, key=key)
     # The demo campaign completed before the watcher started: it fired nothing.
     assert DONE_BEFORE not in {item["campaignId"] for item in reported}
+
+
+def test_a_second_watcher_gets_the_same_campaigns_and_shares_the_poll_where_airflow_can(deployment: Deployment):
+    # Its events, not its DAG's runs: events a poll fires together may share a run, and on Airflow 3.1
+    # one that lands while the scheduler creates the run for the one before schedules no run of its own.
+    fired = [event["extra"]["payload"]["campaignId"] for event in deployment.second_events]
+    assert sorted(fired) == sorted(c["campaignId"] for c in deployment.completed)
+    log = deployment.stack.log("triggerer")
+    assert log.count(WATCHING) == 2  # two watchers, each with its own baseline
+    if HAS_SHARED_STREAMS:  # one loop, at the example's 10 s (the shorter interval)
+        assert log.count(POLLING) == 1
+        requests = deployment.simulator.requests
+        polls = [r.started_at for r in requests if r.path == "/v1/campaigns" and r.query.get("status") == "completed"]
+        assert min(b - a for a, b in itertools.pairwise(polls)) >= 9.0, polls
+    else:  # Airflow 3.0 to 3.2: each watcher polls on its own
+        assert log.count(POLLING) == 2
 
 
 def test_the_campaigns_asset_event_schedules_the_downstream_dag(deployment: Deployment):

@@ -107,6 +107,8 @@ class AirflowStack:
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__WORKERS": "1",
+            # xcom()'s ?deserialize=true: Airflow 3.0 refuses it unless this is on (later versions ignore it).
+            "AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             # The scheduler's own health server binds a fixed port (8974); /monitor/health suffices.
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
@@ -119,6 +121,7 @@ class AirflowStack:
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._outputs: dict[str, IO[bytes]] = {}
         self._sessions: set[int] = set()  # ids of the sessions started here (= their leaders' pids)
+        self._token: str | None = None  # the REST API's bearer token, where Airflow asks for one
         #: What stop() had to do that is Airflow's own doing, not a problem of the provider's.
         self.notes: list[str] = []
 
@@ -301,18 +304,27 @@ class AirflowStack:
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the REST API (``/api/v2/...``) and return the decoded JSON answer.
 
+        Airflow 3.0 and 3.2+ let every request in as admin (``simple_auth_manager_all_admins``); 3.1
+        asks for a token, which ``/auth/token`` hands out in that mode: taken on the first 401.
+
         :raises urllib.error.HTTPError: for an answer that is not 2xx (its body in the message).
         """
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(
             self.url + path,
             method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers=headers,
         )
         try:
             with _NO_PROXY.open(request, timeout=30) as answer:
                 return json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as err:
+            if err.code == 401 and not self._token and path.startswith("/api/"):
+                self._token = self.api("GET", "/auth/token")["access_token"]
+                return self.api(method, path, body)
             err.msg = f"{err.msg}: {err.read()[:2000].decode(errors='replace')}"
             raise
 
