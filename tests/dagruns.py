@@ -11,6 +11,7 @@ from airflow.models.taskinstance import TaskInstance
 from airflow.utils.session import create_session
 from sqlalchemy import select
 
+from airflow_provider_sigmamind.version_compat import AIRFLOW_V_3_0_PLUS, AIRFLOW_V_3_1_PLUS
 from tests.helpers import ROOT
 
 try:  # Airflow 3.1+
@@ -22,7 +23,7 @@ try:  # Airflow 3: the XCom table, its values stored as JSON
 except ImportError:  # Airflow 2.11: the table is BaseXCom's, its values serialized
     from airflow.models.xcom import BaseXCom as XComModel  # type: ignore[no-redef]
 
-__all__ = ["DagBag", "XComModel", "example_dag", "run_states", "xcom_value", "xcoms"]
+__all__ = ["DagBag", "XComModel", "activate_assets", "example_dag", "run_states", "xcom_value", "xcoms"]
 
 
 def example_dag(dag_id: str):
@@ -30,6 +31,24 @@ def example_dag(dag_id: str):
     bag = DagBag(str(ROOT / "example_dags"))  # examples off: AIRFLOW__CORE__LOAD_EXAMPLES, tests/environment.py
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
+
+
+def activate_assets(*dags: Any) -> None:
+    """On Airflow 3.0, write ``dags`` to the metadata DB as a deployment's DAG processor does.
+
+    Airflow 3.0's ``dag.test()`` does not write the DAG to the DB (3.1's does), so its assets are never
+    activated and an outlet on them is refused (``AirflowInactiveAssetInInletOrOutletException``).
+    Elsewhere there is nothing to do.
+    """
+    if AIRFLOW_V_3_1_PLUS or not AIRFLOW_V_3_0_PLUS:
+        return
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.models.dag import DAG as SchedulerDAG
+    from airflow.serialization.serialized_objects import SerializedDAG
+
+    DagBundlesManager().sync_bundles_to_db()
+    serialized = [SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(dag)) for dag in dags]
+    SchedulerDAG.bulk_write_to_db("dags-folder", None, serialized)
 
 
 def run_states(run_id: str) -> dict[str, str | None]:

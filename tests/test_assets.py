@@ -30,8 +30,7 @@ from airflow_provider_sigmamind.operators.campaign import (
     UpdateCampaignOperator,
 )
 from airflow_provider_sigmamind.sensors.campaign import CampaignStatusSensor
-from airflow_provider_sigmamind.version_compat import AIRFLOW_V_3_1_PLUS
-from tests.dagruns import example_dag
+from tests.dagruns import activate_assets, example_dag
 from tests.helpers import CANARY_API_KEY, connection_json
 
 CAMPAIGN_ID = "camp_DemoLive0000001"  # example_dags/example_sigmamind_assets.py's
@@ -124,17 +123,7 @@ def test_the_example_emits_an_event_that_schedules_the_downstream_dag(airflow_db
     simulator = simulator_factory_demo
     monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=0))
     dag = example_dag("example_sigmamind_assets")
-    if not AIRFLOW_V_3_1_PLUS:
-        # Airflow 3.0's dag.test() does not write the DAG to the DB (3.1's does), so its assets are
-        # never activated and the outlet is refused as inactive; write both DAGs as the DAG
-        # processor of a deployment does.
-        from airflow.dag_processing.bundles.manager import DagBundlesManager
-        from airflow.models.dag import DAG as SchedulerDAG
-        from airflow.serialization.serialized_objects import SerializedDAG
-
-        DagBundlesManager().sync_bundles_to_db()
-        dags = [SerializedDAG.deserialize_dag(SerializedDAG.serialize_dag(d)) for d in (dag, example_dag(DOWNSTREAM))]
-        SchedulerDAG.bulk_write_to_db("dags-folder", None, dags)
+    activate_assets(dag, example_dag(DOWNSTREAM))
     before = events_for(CAMPAIGN_ID)
     assert dag.test().state == "success"
     assert events_for(CAMPAIGN_ID)[len(before) :] == [extra_of(simulator.campaign(CAMPAIGN_ID))]

@@ -87,8 +87,10 @@ def test_the_asset_and_the_facets_name_one_dataset():
 
 
 RUN = """
-from tests.dagruns import example_dag
-run = example_dag("example_sigmamind_assets").test()
+from tests.dagruns import activate_assets, example_dag
+dag = example_dag("example_sigmamind_assets")
+activate_assets(dag)
+run = dag.test()
 assert run.state == "success", run.state
 """
 
