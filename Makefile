@@ -63,7 +63,7 @@ chromium:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium (apt-get)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# api-server + dag-processor + scheduler + triggerer on SQLite, then on PostgreSQL: every example DAG run
+# api-server + dag-processor + scheduler + triggerer on PostgreSQL: every example DAG run
 # against the simulator, all stopped.
 test-triggerer: $(STAMP) postgresql
 	$(BIN)/python -m pytest -m triggerer tests/test_example_dags_stack.py tests/test_events_stack.py

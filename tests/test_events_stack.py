@@ -129,7 +129,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     dags = example_folder(tmp_path_factory.mktemp("events-dags") / "dags", EXAMPLES)
     shutil.copy(ROOT / "tests" / "stack_dags" / f"{SECOND}.py", dags)
     # Campaigns created here stay live: only the three completed by the test complete. On PostgreSQL
-    # (the other examples run on SQLite and on PostgreSQL, tests/test_example_dags_stack.py).
+    # (as the other examples do, tests/test_example_dags_stack.py).
     with (
         postgres_server() as database_url,
         SigmaMindSimulator(api_key=CANARY_API_KEY, live_duration=10**6) as simulator,

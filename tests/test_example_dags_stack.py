@@ -6,8 +6,8 @@ Slow (about a minute per database), so it sits behind the ``triggerer`` marker a
 
 Without ``-m triggerer`` the tests are reported as skipped, with that command.
 
-One deployment for all of them (tests/ui/airflow_stack.py), on SQLite and again on PostgreSQL
-(a server of the test's own, tests/postgres.py): a private AIRFLOW_HOME,
+One deployment for all of them (tests/ui/airflow_stack.py), on PostgreSQL (a server of the
+test's own, tests/postgres.py; SQLite is what `dag.test()` and the UI check run on): a private AIRFLOW_HOME,
 ``api-server``, ``dag-processor``, ``scheduler`` (LocalExecutor) and ``triggerer``, each in a session
 and process group of its own, parsing ``example_dags/`` exactly as shipped (no setting changed).
 The simulator, in this process on 127.0.0.1, serves the campaigns. Each DAG is triggered through the
@@ -87,9 +87,9 @@ def example_stack(home: Path, dags: Path, simulator: SigmaMindSimulator, databas
     return stack
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """Start the deployment (on SQLite, then on PostgreSQL), trigger every example DAG at once, wait
+    """Start the deployment (on PostgreSQL), trigger every example DAG at once, wait
     for all runs; afterwards stop everything and check that nothing is left running and the key was
     written nowhere."""
     only_when_selected(request.config)
@@ -98,7 +98,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
     dags = example_folder(tmp_path_factory.mktemp("stack-dags") / "dags", (CAMPAIGN, DEFERRABLE, LIFECYCLE, RESULTS))
     with contextlib.ExitStack() as resources:
-        database_url = resources.enter_context(postgres_server()) if request.param == "postgresql" else None
+        database_url = resources.enter_context(postgres_server())
         simulator = resources.enter_context(SigmaMindSimulator(api_key=CANARY_API_KEY, live_duration=1.0))
         stack = example_stack(home, dags, simulator, database_url)
         try:

@@ -1,13 +1,16 @@
 """A second watcher of completed campaigns beside ``example_sigmamind_events``'s (tests/test_events_stack.py).
 
 The same connection and statuses, another ``poll_interval``: a different trigger, which on Airflow
-3.3+ shares the example's polling loop (a shared trigger stream) and elsewhere polls on its own.
+3.3+ shares the example's polling loop (a shared trigger stream) and elsewhere polls on its own. Its
+events are what the test reads. The DAG exists so that Airflow runs the watcher (only assets a DAG
+is scheduled on are watched), and never runs: it also waits for an asset nothing updates.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG
+from airflow.providers.standard.operators.empty import EmptyOperator
 
 from airflow_provider_sigmamind.triggers.campaign import CampaignEventTrigger
 
@@ -34,14 +37,8 @@ if AssetWatcher is not None:
 
     with DAG(
         dag_id="sigmamind_second_watcher",
-        schedule=[completed],
+        schedule=(completed & Asset("sigmamind_second_watcher_never_updated")),
         start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
         catchup=False,
     ):
-
-        @task
-        def report(*, triggering_asset_events=None) -> list[str]:
-            """The ids of the campaigns this run is for."""
-            return [event.extra["payload"]["campaignId"] for event in triggering_asset_events[completed]]
-
-        report()
+        EmptyOperator(task_id="never_runs")
