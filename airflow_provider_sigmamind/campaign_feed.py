@@ -2,7 +2,8 @@
 
 One poll lists the campaigns in each watched status (``GET /v1/campaigns?status=...``, page by page)
 and gives a :data:`Snapshot`. :func:`poll_snapshots` polls for ever, one snapshot each
-``poll_interval``; several triggers with the same settings may share it (Airflow's shared stream).
+``poll_interval``; triggers on one connection and statuses may share it (Airflow's shared stream,
+at the shortest interval among them: :class:`SharedIntervals`).
 Each trigger turns the snapshots into events with a :class:`CampaignFeed` of its own: the first
 snapshot is its baseline (campaigns already there do not fire), and every campaign that appears in
 a watched status later fires once.

@@ -1,6 +1,6 @@
 """Every example DAG, run as a deployment runs it: triggered, scheduled, executed and resumed by Airflow.
 
-Slow (about a minute per database), so it sits behind the ``triggerer`` marker and is not part of ``make test``::
+Slow (about a minute), so it sits behind the ``triggerer`` marker and is not part of ``make test``::
 
     make test-triggerer      # = .venv/bin/python -m pytest -m triggerer tests/test_example_dags_stack.py
 
