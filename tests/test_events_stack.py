@@ -8,7 +8,7 @@ examples, as shipped:
   once it has taken its baseline, three live campaigns complete, and the DAG must run three times,
   once per campaign, each run reading its own campaign from its triggering asset event;
 * beside it, a second watcher of completed campaigns with another interval
-  (``tests/stack_dags/sigmamind_second_watcher.py``): its DAG gets the same three campaigns; on
+  (``tests/dags/sigmamind_second_watcher.py``): it fires the same three campaigns; on
   Airflow 3.3+ the two share one polling loop (at the example's interval), before that each polls;
 * ``example_sigmamind_assets``: triggered once, its fetch emits the campaign's asset event and the
   scheduler runs ``example_sigmamind_assets_downstream``, which sees the event's extra;
@@ -127,7 +127,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     only_when_selected(request.config)
     home = tmp_path_factory.mktemp("airflow-events-home")
     dags = example_folder(tmp_path_factory.mktemp("events-dags") / "dags", EXAMPLES)
-    shutil.copy(ROOT / "tests" / "stack_dags" / f"{SECOND}.py", dags)
+    shutil.copy(ROOT / "tests" / "dags" / f"{SECOND}.py", dags)
     # Campaigns created here stay live: only the three completed by the test complete. On PostgreSQL
     # (as the other examples do, tests/test_example_dags_stack.py).
     with (

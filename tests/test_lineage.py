@@ -1,8 +1,9 @@
 """OpenLineage: the facets of the create and get operators and the sensor, and the events a run sends.
 
 Needs the OpenLineage provider (``pip install airflow-provider-sigmamind[openlineage]``); skipped
-without it. The last test runs a real ``dag.test()`` in a process of its own, with the provider's
-file transport configured, and reads the events it wrote.
+without it. The last test runs real ``dag.test()`` runs (a get, a create from a file and a sensor) in a
+process of its own, with the OpenLineage provider's file transport configured, and reads the events
+they sent.
 """
 
 from __future__ import annotations
@@ -87,18 +88,35 @@ def test_the_asset_and_the_facets_name_one_dataset():
 
 
 RUN = """
-from tests.dagruns import activate_assets, example_dag
+import sys
+
+from airflow import settings
+
+from tests.dagruns import DagBag, activate_assets, example_dag
+from tests.helpers import ROOT
+
 dag = example_dag("example_sigmamind_assets")
 activate_assets(dag)
-run = dag.test()
-assert run.state == "success", run.state
+assert dag.test().state == "success", "example_sigmamind_assets"
+settings.DAGS_FOLDER = str(ROOT / "tests" / "dags")  # dag.test() syncs that folder as the DAG bundle
+made = DagBag(str(ROOT / "tests" / "dags" / "sigmamind_lineage.py")).get_dag("sigmamind_lineage")
+assert made.test(run_conf={"contacts": sys.argv[1]}).state == "success", "sigmamind_lineage"
 """
 
 
+def datasets(event: dict, side: str) -> list[tuple[str, str]]:
+    return [(d["namespace"], d["name"]) for d in event[side]]
+
+
 @pytest.mark.integration
-def test_a_run_sends_the_campaign_as_the_tasks_input(airflow_db, sigmamind_simulator_factory, tmp_path: Path):
+def test_runs_send_the_contact_file_and_the_campaign_as_inputs_and_outputs(
+    airflow_db, sigmamind_simulator_factory, tmp_path: Path
+):
+    """The OpenLineage provider's file transport captures what real runs send: a get, a create, a sensor."""
     simulator = sigmamind_simulator_factory(api_key=CANARY_API_KEY, seed_demo=True)
     events_file = tmp_path / "openlineage.jsonl"
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(CSV)
     env = {
         **os.environ,
         "AIRFLOW_CONN_SIGMAMIND_DEFAULT": connection_json(simulator.url, timeout=5, max_retries=0),
@@ -108,17 +126,23 @@ def test_a_run_sends_the_campaign_as_the_tasks_input(airflow_db, sigmamind_simul
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "sigmamind-tests",
     }
     done = subprocess.run(
-        [sys.executable, "-c", RUN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False
+        [sys.executable, "-c", RUN, str(contacts)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
-    complete = [
-        e
-        for e in events
-        if e["eventType"] == "COMPLETE" and e["job"]["name"] == "example_sigmamind_assets.fetch_campaign"
-    ]
-    assert len(complete) == 1, [(e["eventType"], e["job"]["name"]) for e in events]
-    assert [(d["namespace"], d["name"]) for d in complete[0]["inputs"]] == [
-        ("sigmamind", "campaigns/camp_DemoLive0000001")
-    ]
+    complete = {e["job"]["name"]: e for e in events if e["eventType"] == "COMPLETE"}
+    jobs = ["example_sigmamind_assets.fetch_campaign", "sigmamind_lineage.create", "sigmamind_lineage.sense"]
+    assert set(jobs) <= set(complete), [(e["eventType"], e["job"]["name"]) for e in events]
+    assert datasets(complete[jobs[0]], "inputs") == [("sigmamind", "campaigns/camp_DemoLive0000001")]
+    assert datasets(complete[jobs[1]], "inputs") == [("file", str(contacts.resolve()))]
+    (campaign,) = datasets(complete[jobs[1]], "outputs")  # the campaign the run created
+    assert campaign[0] == "sigmamind"
+    assert simulator.campaign(campaign[1].removeprefix("campaigns/"))["campaignName"] == "Lineage run"
+    assert (datasets(complete[jobs[2]], "inputs"), datasets(complete[jobs[2]], "outputs")) == ([campaign], [])
     assert CANARY_API_KEY not in events_file.read_text()
