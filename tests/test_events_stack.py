@@ -30,6 +30,7 @@ import pytest
 from airflow.exceptions import AirflowOptionalProviderFeatureException
 
 from airflow_provider_sigmamind.simulator import SigmaMindSimulator
+from airflow_provider_sigmamind.simulator.recording import RecordedRequest
 from tests.helpers import CANARY_API_KEY, ROOT
 from tests.postgres import postgres_server
 from tests.test_example_dags_stack import example_stack, only_when_selected
@@ -90,10 +91,11 @@ def runs_of(stack: AirflowStack, dag_id: str) -> list[dict[str, Any]]:
     return list(stack.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")["dag_runs"])
 
 
-def completed_polls(simulator: SigmaMindSimulator) -> int:
-    return sum(
-        1 for r in simulator.requests if r.path == "/v1/campaigns" and r.query.get("status") == "completed" and r.status
-    )
+def completed_polls(simulator: SigmaMindSimulator) -> list[RecordedRequest]:
+    """The answered list requests for completed campaigns, the watchers' polls, oldest first."""
+    return [
+        r for r in simulator.requests if r.path == "/v1/campaigns" and r.query.get("status") == "completed" and r.status
+    ]
 
 
 def asset_events(stack: AirflowStack, name: str) -> list[dict[str, Any]]:
@@ -170,8 +172,8 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             stack.wait_for(all_done, timeout=TIMEOUT, what="the event, asset and approval runs")
             # Another poll of the list, all three still completed, must fire nothing more: counted once the
             # poll after it has begun (the watcher logs what a poll fires before it sleeps until the next).
-            polls = completed_polls(simulator)
-            stack.wait_for(lambda: completed_polls(simulator) >= polls + 2, timeout=TIMEOUT, what="two more polls")
+            polls = len(completed_polls(simulator))
+            stack.wait_for(lambda: len(completed_polls(simulator)) >= polls + 2, timeout=TIMEOUT, what="two more polls")
             # The watchers' events (named by trigger id; Airflow 3.1 logs the approval task's trigger here too).
             fired = sum(
                 "Trigger fired event" in line and "name='ID " in line for line in stack.log("triggerer").splitlines()
@@ -220,8 +222,7 @@ def test_a_second_watcher_gets_the_same_campaigns_and_shares_the_poll_where_airf
     assert log.count(WATCHING) == 2  # two watchers, each with its own baseline
     if HAS_SHARED_STREAMS:  # one loop, at the example's 10 s (the shorter interval)
         assert log.count(POLLING) == 1
-        requests = deployment.simulator.requests
-        polls = [r.started_at for r in requests if r.path == "/v1/campaigns" and r.query.get("status") == "completed"]
+        polls = [r.started_at for r in completed_polls(deployment.simulator)]
         assert min(b - a for a, b in itertools.pairwise(polls)) >= 9.0, polls
     else:  # Airflow 3.0 to 3.2: each watcher polls on its own
         assert log.count(POLLING) == 2
