@@ -41,6 +41,8 @@ from airflow_provider_sigmamind.text import shorten
 if TYPE_CHECKING:
     from airflow.sdk.types import Logger
 
+    from airflow_provider_sigmamind.models import Campaign
+
 __all__ = [
     "DEFAULT_FILE_NAME",
     "MAX_PROBLEMS_SHOWN",
@@ -50,6 +52,7 @@ __all__ = [
     "explain_create_failure",
     "may_have_created",
     "problems_error",
+    "report_created",
     "update_body",
 ]
 
@@ -228,3 +231,16 @@ def explain_create_failure(error: SigmaMindError, campaign_name: object) -> Sigm
             "attempt whose answer was lost"
         )
     return error
+
+
+def report_created(campaign: Campaign, log: Logger) -> None:
+    """Log a created campaign, and every contact-list row error SigmaMind reported with it."""
+    log.info("Created %s", campaign.summary())
+    if campaign.errors:
+        rows = "\n".join(f"  - {error}" for error in campaign.errors)
+        log.warning(
+            "SigmaMind reported %d contact-list row error(s) for campaign %r:\n%s",
+            len(campaign.errors),
+            campaign.campaign_id,
+            rows,
+        )

@@ -13,6 +13,10 @@ kept, never errors: a failed request is shared with the polls that were waiting 
 its own copy (:meth:`SigmaMindError.add_detail` changes an error in place), and the next poll asks
 again. Polls are shared by the rate budget of the key and base URL, i.e. across connections that
 name the same account. One table per event loop, swept of stale answers as it grows.
+
+A wait says which campaign it watches (:meth:`SharedPolls.join`, :meth:`SharedPolls.leave`; the
+hook does it). A campaign only one wait watches is polled straight through, its answer not kept:
+nobody else would read it, and one kept answer per campaign is heap the garbage collector walks.
 """
 
 from __future__ import annotations
@@ -60,11 +64,13 @@ _AGAIN = object()
 
 
 class _Table:
-    __slots__ = ("entries", "swept_at")
+    __slots__ = ("entries", "swept_at", "watchers")
 
     def __init__(self) -> None:
         self.entries: dict[tuple[object, str], _Fresh | _Flight] = {}
         self.swept_at = 0
+        #: Waits watching each campaign (:meth:`SharedPolls.join`); a key nobody joined is kept.
+        self.watchers: dict[tuple[object, str], int] = {}
 
 
 class SharedPolls:
@@ -72,6 +78,29 @@ class SharedPolls:
 
     def __init__(self) -> None:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Table] = weakref.WeakKeyDictionary()
+
+    def _table(self) -> _Table:
+        loop = asyncio.get_running_loop()
+        table = self._by_loop.get(loop)
+        if table is None:
+            table = self._by_loop[loop] = _Table()
+        return table
+
+    def join(self, account: object, campaign_id: str) -> None:
+        """A wait in this event loop is now watching ``campaign_id`` through ``account``."""
+        watchers = self._table().watchers
+        key = (account, campaign_id)
+        watchers[key] = watchers.get(key, 0) + 1
+
+    def leave(self, account: object, campaign_id: str) -> None:
+        """A wait that called :meth:`join` has ended."""
+        watchers = self._table().watchers
+        key = (account, campaign_id)
+        left = watchers.get(key, 0) - 1
+        if left > 0:
+            watchers[key] = left
+        else:
+            watchers.pop(key, None)
 
     async def get(self, account: object, campaign_id: str, max_age: float, deadline: float, fetch: Fetch) -> Campaign:
         """The campaign as seen at most ``max_age`` seconds ago, from one shared request.
@@ -84,10 +113,10 @@ class SharedPolls:
         :raises SigmaMindError: the failure of the request, a copy per waiter.
         """
         loop = asyncio.get_running_loop()
-        table = self._by_loop.get(loop)
-        if table is None:
-            table = self._by_loop[loop] = _Table()
+        table = self._table()
         key = (account, campaign_id)
+        if table.watchers.get(key) == 1 and key not in table.entries:  # watched by the asking wait alone
+            return await fetch()
         while True:
             entry = table.entries.get(key)
             if isinstance(entry, _Fresh) and loop.time() - entry.at < max_age:
@@ -134,7 +163,7 @@ class SharedPolls:
             outcome = exc
         finally:
             if table.entries.get(key) is flight:
-                if isinstance(outcome, Campaign):
+                if isinstance(outcome, Campaign) and table.watchers.get(key) != 1:
                     table.entries[key] = _Fresh(outcome, loop.time(), max_age)
                 else:
                     del table.entries[key]

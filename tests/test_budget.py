@@ -193,6 +193,33 @@ def test_an_answer_is_reused_for_max_age_then_asked_again():
     asyncio.run(main())
 
 
+def test_an_answer_only_one_wait_watches_is_not_kept_and_is_shared_once_a_second_joins():
+    polls = SharedPolls()
+    calls = 0
+
+    async def fetch() -> Campaign:
+        nonlocal calls
+        calls += 1
+        return campaign()
+
+    async def main() -> None:
+        polls.join("acct", "camp_1")
+        await polls.get("acct", "camp_1", 10, 5, fetch)
+        await polls.get("acct", "camp_1", 10, 5, fetch)
+        assert calls == 2  # nobody else would read it: asked again, nothing held in between
+        assert polls._table().entries == {}
+        polls.join("acct", "camp_1")  # a second wait on the same campaign
+        await polls.get("acct", "camp_1", 10, 5, fetch)
+        await polls.get("acct", "camp_1", 10, 5, fetch)
+        assert calls == 3
+        polls.leave("acct", "camp_1")
+        polls.leave("acct", "camp_1")
+        polls.leave("acct", "camp_1")  # one too many changes nothing
+        assert polls._table().watchers == {}
+
+    asyncio.run(main())
+
+
 def test_a_follower_waits_no_longer_than_its_own_deadline_and_survives_the_leaders_cancellation():
     polls = SharedPolls()
     calls = 0

@@ -21,7 +21,12 @@ from airflow_provider_sigmamind import connection_form
 from airflow_provider_sigmamind.answers import answer_of, call_from_json, campaign_from_json, decode_json
 from airflow_provider_sigmamind.api_call import USER_AGENT, ApiCall, Route
 from airflow_provider_sigmamind.campaign_fields import CampaignChanges, NewCampaign
-from airflow_provider_sigmamind.campaign_writes import create_request, explain_create_failure, update_body
+from airflow_provider_sigmamind.campaign_writes import (
+    create_request,
+    explain_create_failure,
+    report_created,
+    update_body,
+)
 from airflow_provider_sigmamind.coalesce import shared_polls
 from airflow_provider_sigmamind.compat import BaseHook, get_async_connection
 from airflow_provider_sigmamind.config import SigmaMindConfig
@@ -79,11 +84,10 @@ class SigmaMindHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "SigmaMind"
 
-    # -- the connection form on Airflow 2.11 to 3.1 (3.2+ reads get_provider_info()) ------------
-    # Both come from the one definition in connection_form.py, as get_provider_info()'s form does.
+    # -- the connection form on Airflow 2.11 to 3.1 (3.2+ reads get_provider_info()), both from
+    # the one definition in connection_form.py, as get_provider_info()'s form is -------------------
     get_connection_form_widgets = staticmethod(connection_form.connection_form_widgets)
     get_ui_field_behaviour = staticmethod(connection_form.ui_field_behaviour)
-    # -------------------------------------------------------------------------------------------
 
     def __init__(
         self,
@@ -101,6 +105,7 @@ class SigmaMindHook(BaseHook):
         self._transport = SyncTransport()
         self._async_route: Route | None = None
         self._sessions = HookSessions()
+        self._watching: tuple[tuple[object, str], ...] = ()  # campaigns joined in coalesce.py, left by aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sigmamind_conn_id={self.sigmamind_conn_id!r})"
@@ -328,15 +333,7 @@ class SigmaMindHook(BaseHook):
             campaign = campaign_from_json(body, status_code=201, method="POST", path=path, campaign_id=None)
         except SigmaMindError as err:
             raise explain_create_failure(err, new.campaign_name) from None
-        self.log.info("Created %s", campaign.summary())
-        if campaign.errors:
-            rows = "\n".join(f"  - {error}" for error in campaign.errors)
-            self.log.warning(
-                "SigmaMind reported %d contact-list row error(s) for campaign %r:\n%s",
-                len(campaign.errors),
-                campaign.campaign_id,
-                rows,
-            )
+        report_created(campaign, self.log)
         return campaign
 
     def update_campaign(
@@ -424,7 +421,10 @@ class SigmaMindHook(BaseHook):
         return self._sessions.session()
 
     async def aclose(self) -> None:
-        """Give back this hook's lease on the loop's shared session; the last lease closes it."""
+        """Give back the lease on the loop's shared session (the last closes it); stop watching campaigns."""
+        for key in self._watching:
+            shared_polls.leave(*key)
+        self._watching = ()
         await self._sessions.release()
 
     async def __aenter__(self) -> SigmaMindHook:
@@ -444,12 +444,8 @@ class SigmaMindHook(BaseHook):
         retry: bool = True,
         policy: RetryPolicy | None = None,
     ) -> Any:
-        """The async twin of :meth:`request`: same retry policy, same errors, same decoding.
-
-        Requests go through one ``aiohttp`` session per event loop, shared by every hook of that
-        loop (so a triggerer polling a thousand campaigns holds at most
-        :data:`~airflow_provider_sigmamind.transport.pool.ASYNC_MAX_CONNECTIONS` sockets) and
-        closed when the last hook using it calls :meth:`aclose`.
+        """The async twin of :meth:`request`: same retry policy, same errors, same decoding; through
+        the loop's one ``aiohttp`` session (:mod:`~airflow_provider_sigmamind.transport.pool`).
 
         :param method: HTTP method.
         :param path: the path below the base URL, already encoded (see :func:`campaign_path`).
@@ -485,12 +481,16 @@ class SigmaMindHook(BaseHook):
         :param campaign_id: the campaign's id, exactly as SigmaMind gave it.
         :param policy: overrides the hook's retry policy for this call (a trigger's poll near its deadline).
         :param max_age: share polls of this campaign in this event loop (:mod:`~airflow_provider_sigmamind.coalesce`):
-            an answer up to ``max_age`` seconds old, or the request another poll has in flight.
+            an answer up to ``max_age`` seconds old, or the request another poll has in flight. The
+            hook watches the campaign from then on, until :meth:`aclose`.
         :raises SigmaMindNotFoundError: when the campaign does not exist for this key.
         :raises SigmaMindError: for every other failure (see :mod:`airflow_provider_sigmamind.exceptions`).
         """
         if max_age:
             route = await self._aroute()
+            if (key := (route.budget, campaign_id)) not in self._watching:
+                self._watching += (key,)
+                shared_polls.join(*key)
             deadline = (policy or route.config.retry_policy).deadline
             fetch = lambda: self.aget_campaign(campaign_id, policy=policy)  # noqa: E731
             return await shared_polls.get(route.budget, campaign_id, max_age, deadline, fetch)

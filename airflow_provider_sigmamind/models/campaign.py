@@ -148,7 +148,13 @@ def parse_statuses(values: Iterable[str | CampaignStatus] | str | None, *, what:
         if status is CampaignStatus.UNKNOWN:
             raise ValueError(f"{what}: {value!r} is not a campaign status (expected one of: {allowed})")
         result.add(status)
-    return frozenset(result)
+    parsed = frozenset(result)
+    return _STATUS_SETS.setdefault(parsed, parsed)
+
+
+#: One object per set of statuses (at most 16), shared by every wait that asks for it: a triggerer
+#: holding ten thousand waits holds two sets, not twenty thousand for its collector to walk.
+_STATUS_SETS: dict[frozenset[CampaignStatus], frozenset[CampaignStatus]] = {}
 
 
 def _parse_datetime(value: object) -> DateTime | None:

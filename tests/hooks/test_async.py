@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from airflow_provider_sigmamind.coalesce import shared_polls
 from airflow_provider_sigmamind.exceptions import (
     SigmaMindAuthError,
     SigmaMindError,
@@ -195,6 +196,28 @@ def test_one_session_per_loop_shared_and_closed_by_the_last_hook(sigmamind_conn,
     assert simulator.stats["total_connections"] <= 10
     asyncio.run(scenario())
     assert sessions[0] is not sessions[1]  # a new loop gets a new session
+
+
+def test_a_hook_watches_what_it_polls_with_max_age_until_it_is_closed(sigmamind_conn, simulator):
+    cid = simulator.add_campaign()["campaignId"]
+
+    async def scenario() -> None:
+        table = shared_polls._table()
+        alone = SigmaMindHook()
+        for _ in range(2):
+            await alone.aget_campaign(cid, max_age=60)
+        assert list(table.watchers.values()) == [1]
+        assert len(simulator.requests_for(cid)) == 2  # a lone wait's answer is not kept
+        other = SigmaMindHook()
+        await other.aget_campaign(cid, max_age=60)
+        await alone.aget_campaign(cid, max_age=60)
+        assert len(simulator.requests_for(cid)) == 3  # two watch it now: one request between them
+        await alone.aclose()
+        await other.aclose()
+        await other.aclose()  # idempotent
+        assert table.watchers == {}
+
+    asyncio.run(scenario())
 
 
 def test_a_hook_left_open_works_in_a_second_event_loop(sigmamind_conn, simulator):
