@@ -15,16 +15,27 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sigmamind.exceptions import SigmaMindError
-from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
 from airflow_provider_sigmamind.models import Campaign, CampaignStatus
 from airflow_provider_sigmamind.paging import CAMPAIGNS
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.watch import CampaignWatch
 
-__all__ = ["SHARED_INTERVALS", "CampaignFeed", "SharedIntervals", "Snapshot", "alist_campaigns", "poll_snapshots"]
+if TYPE_CHECKING:  # the hook's module imports this one's (batch polling, through coalesce.py)
+    from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
+
+__all__ = [
+    "BATCH_STATUSES",
+    "SHARED_INTERVALS",
+    "CampaignFeed",
+    "SharedIntervals",
+    "Snapshot",
+    "alist_campaigns",
+    "batch_round",
+    "poll_snapshots",
+]
 
 #: Campaigns per list request while watching (the API's own default is 10).
 FEED_PAGE_SIZE = 100
@@ -72,6 +83,26 @@ async def poll_once(hook: SigmaMindHook, statuses: Iterable[CampaignStatus]) -> 
     return snapshot
 
 
+#: What a batch round lists: the statuses a campaign can still leave. A completed campaign is not
+#: listed (an account's history can be long); a wait on it asks for it alone and ends.
+BATCH_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED)
+
+
+async def batch_round(hook: SigmaMindHook) -> dict[str, Campaign] | None:
+    """One round of batch polling (the ``batch_polling`` extra): every campaign in
+    :data:`BATCH_STATUSES`, by id; ``None`` when a page failed (logged: the waits of this round then
+    ask for their campaigns one by one)."""
+    campaigns: dict[str, Campaign] = {}
+    try:
+        for status in BATCH_STATUSES:
+            async for campaign in alist_campaigns(hook, status):
+                campaigns[campaign.campaign_id] = campaign
+    except SigmaMindError as err:
+        log.warning("Listing the campaigns for batch polling failed; this round asks for each campaign: %s", err)
+        return None
+    return campaigns
+
+
 async def poll_snapshots(
     *,
     sigmamind_conn_id: str,
@@ -94,6 +125,8 @@ async def poll_snapshots(
 
     :raises SigmaMindError: as said above.
     """
+    from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
+
     wanted = sorted(statuses)
     policy = None if retry_policy is None else RetryPolicy.from_kwargs(retry_policy)
     hook = SigmaMindHook(sigmamind_conn_id=sigmamind_conn_id, timeout=timeout, retry_policy=policy)

@@ -17,6 +17,14 @@ name the same account. One table per event loop, swept of stale answers as it gr
 A wait says which campaign it watches (:meth:`SharedPolls.join`, :meth:`SharedPolls.leave`; the
 hook does it). A campaign only one wait watches is polled straight through, its answer not kept:
 nobody else would read it, and one kept answer per campaign is heap the garbage collector walks.
+
+Batch polling (the connection's ``batch_polling`` extra, off by default): the waits on one account
+share a round instead, which lists every campaign the account has in a status it can still leave
+(:func:`~airflow_provider_sigmamind.campaign_feed.batch_round`: 100 per page), at most once per
+``max_age``; a wait on a campaign the round did not list (completed, created since, or the round
+failed) asks for it alone. It trades freshness for requests: a round reads its pages one after the
+other, so the last page is as old as the round is long, and the list's page cap, undocumented, is
+handled by :mod:`~airflow_provider_sigmamind.paging`'s rules.
 """
 
 from __future__ import annotations
@@ -25,11 +33,15 @@ import asyncio
 import copy
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_sigmamind.campaign_feed import batch_round
 from airflow_provider_sigmamind.exceptions import SigmaMindError, no_time_left
 from airflow_provider_sigmamind.models import Campaign
 from airflow_provider_sigmamind.paths import campaign_path
+
+if TYPE_CHECKING:
+    from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
 
 __all__ = ["SharedPolls", "copy_error", "shared_polls"]
 
@@ -44,10 +56,13 @@ def copy_error(err: SigmaMindError) -> SigmaMindError:
 
 
 class _Fresh:
-    __slots__ = ("at", "campaign", "keep")
+    """An answer (a campaign, or a batch round's campaigns by id), when it came, and for how long
+    the poll that asked for it would reuse it."""
 
-    def __init__(self, campaign: Campaign, at: float, keep: float) -> None:
-        self.campaign, self.at, self.keep = campaign, at, keep
+    __slots__ = ("answer", "at", "keep")
+
+    def __init__(self, answer: Any, at: float, keep: float) -> None:
+        self.answer, self.at, self.keep = answer, at, keep
 
 
 class _Flight:
@@ -61,6 +76,9 @@ class _Flight:
 
 #: What a follower gets when the request it waited for was cancelled: ask again.
 _AGAIN = object()
+
+#: The key of an account's batch round in a table, beside its campaigns' (no campaign id is empty).
+_ROUND = ""
 
 
 class _Table:
@@ -102,7 +120,16 @@ class SharedPolls:
         else:
             watchers.pop(key, None)
 
-    async def get(self, account: object, campaign_id: str, max_age: float, deadline: float, fetch: Fetch) -> Campaign:
+    async def get(
+        self,
+        account: object,
+        campaign_id: str,
+        max_age: float,
+        deadline: float,
+        fetch: Fetch,
+        *,
+        lister: SigmaMindHook | None = None,
+    ) -> Campaign:
         """The campaign as seen at most ``max_age`` seconds ago, from one shared request.
 
         :param account: what identifies the key and base URL (the route's rate budget).
@@ -110,28 +137,52 @@ class SharedPolls:
         :param max_age: seconds an answer may be reused for.
         :param deadline: seconds this poll may wait for another's request.
         :param fetch: makes the request (the hook's uncoalesced poll).
+        :param lister: batch polling: the hook that lists the account's campaigns in a round shared
+            by every wait on ``account`` (:func:`~airflow_provider_sigmamind.campaign_feed.batch_round`);
+            a campaign the round did not list is asked for alone.
         :raises SigmaMindError: the failure of the request, a copy per waiter.
         """
         loop = asyncio.get_running_loop()
         table = self._table()
+        if lister is not None:
+            listed = await self._shared(
+                loop, table, (account, _ROUND), max_age, deadline, campaign_id, lambda: batch_round(lister)
+            )
+            if isinstance(listed, dict) and campaign_id in listed:
+                return listed[campaign_id]
+            if isinstance(listed, BaseException) and not isinstance(listed, SigmaMindError):
+                raise listed
         key = (account, campaign_id)
         if table.watchers.get(key) == 1 and key not in table.entries:  # watched by the asking wait alone
             return await fetch()
+        outcome = await self._shared(loop, table, key, max_age, deadline, campaign_id, fetch)
+        if isinstance(outcome, SigmaMindError):
+            raise copy_error(outcome)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _shared(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        table: _Table,
+        key: tuple[object, str],
+        max_age: float,
+        deadline: float,
+        campaign_id: str,
+        fetch: Callable[[], Awaitable[Any]],
+    ) -> Any:
+        """What ``fetch`` gave for ``key`` (its answer, or the exception it raised), at most
+        ``max_age`` seconds old: a kept answer, another poll's fetch in flight, or a fetch of its own."""
         while True:
             entry = table.entries.get(key)
             if isinstance(entry, _Fresh) and loop.time() - entry.at < max_age:
-                return entry.campaign
-            if isinstance(entry, _Flight):
-                outcome = await self._follow(loop, entry, campaign_id, deadline)
-                if outcome is _AGAIN:
-                    continue
-            else:
-                outcome = await self._lead(loop, table, key, max_age, fetch)
-            if isinstance(outcome, SigmaMindError):
-                raise copy_error(outcome)
-            if isinstance(outcome, BaseException):
-                raise outcome
-            return outcome
+                return entry.answer
+            if not isinstance(entry, _Flight):
+                return await self._lead(loop, table, key, max_age, fetch)
+            outcome = await self._follow(loop, entry, campaign_id, deadline)
+            if outcome is not _AGAIN:
+                return outcome
 
     @staticmethod
     async def _follow(loop: asyncio.AbstractEventLoop, flight: _Flight, campaign_id: str, deadline: float) -> Any:
@@ -152,7 +203,12 @@ class SharedPolls:
         table.swept_at = len(table.entries)
 
     async def _lead(
-        self, loop: asyncio.AbstractEventLoop, table: _Table, key: tuple[object, str], max_age: float, fetch: Fetch
+        self,
+        loop: asyncio.AbstractEventLoop,
+        table: _Table,
+        key: tuple[object, str],
+        max_age: float,
+        fetch: Callable[[], Awaitable[Any]],
     ) -> Any:
         flight = table.entries[key] = _Flight()
         self._sweep(table, loop.time())
@@ -163,7 +219,8 @@ class SharedPolls:
             outcome = exc
         finally:
             if table.entries.get(key) is flight:
-                if isinstance(outcome, Campaign) and table.watchers.get(key) != 1:
+                answered = outcome is not _AGAIN and outcome is not None and not isinstance(outcome, Exception)
+                if answered and table.watchers.get(key) != 1:
                     table.entries[key] = _Fresh(outcome, loop.time(), max_age)
                 else:
                     del table.entries[key]

@@ -159,6 +159,9 @@ class SigmaMindConfig:
         (``REQUESTS_CA_BUNDLE`` / ``SSL_CERT_FILE`` when set, else the system's).
     :param max_requests_per_second: the rate budget of this key at this base URL, shared by every
         request of the process (see :mod:`airflow_provider_sigmamind.budget`); ``None`` for no limit.
+    :param batch_polling: answer a process's deferred waits on this account from the campaign list,
+        one round per poll interval, rather than one request per campaign (see
+        :mod:`airflow_provider_sigmamind.coalesce`).
     """
 
     base_url: str
@@ -168,6 +171,7 @@ class SigmaMindConfig:
     retry_policy: RetryPolicy = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     ca_bundle: str | None = None
     max_requests_per_second: float | None = None
+    batch_polling: bool = False
 
     def __post_init__(self) -> None:
         policy = dataclasses.replace(self.retry_policy or RetryPolicy(), max_retries=self.max_retries)
@@ -187,7 +191,7 @@ class SigmaMindConfig:
         Precedence: the ``timeout`` and ``max_retries`` arguments, then a given ``retry_policy``
         (whole; a ``max_retries`` it leaves ``None`` comes from the connection), then the
         connection's extras (``timeout``, ``max_retries``, ``backoff_initial``, ``backoff_max``,
-        ``retry_after_max``, ``deadline``, ``max_requests_per_second``, also under the
+        ``retry_after_max``, ``deadline``, ``max_requests_per_second``, ``batch_polling``, also under the
         ``extra__sigmamind__`` prefix that older connection forms write), then the defaults.
 
         :raises SigmaMindInvalidInputError: naming the connection and the field that is wrong.
@@ -233,4 +237,5 @@ class SigmaMindConfig:
             max_requests_per_second=None
             if rate is None
             else _number(rate, "max_requests_per_second", minimum=0.01, integer=False, where=where),
+            batch_polling=_flag(connection_extra(extra, "batch_polling"), "batch_polling", where=where),
         )

@@ -400,9 +400,8 @@ class SigmaMindHook(BaseHook):
     async def aget_config(self) -> SigmaMindConfig:
         """The connection's settings, looked up without blocking the event loop (once per hook).
 
-        The connection comes from :meth:`aget_connection`; reading it (the key is registered with the
-        secrets masker, a round trip to the supervisor) runs in asgiref's worker thread.
-        """
+        Reading the connection (the key is registered with the secrets masker, a round trip to the
+        supervisor) runs in asgiref's worker thread."""
         return (await self._aroute()).config
 
     async def _aroute(self) -> Route:
@@ -480,9 +479,9 @@ class SigmaMindHook(BaseHook):
 
         :param campaign_id: the campaign's id, exactly as SigmaMind gave it.
         :param policy: overrides the hook's retry policy for this call (a trigger's poll near its deadline).
-        :param max_age: share polls of this campaign in this event loop (:mod:`~airflow_provider_sigmamind.coalesce`):
-            an answer up to ``max_age`` seconds old, or the request another poll has in flight. The
-            hook watches the campaign from then on, until :meth:`aclose`.
+        :param max_age: share polls of this campaign in this event loop (:mod:`~airflow_provider_sigmamind.coalesce`,
+            also for ``batch_polling``): an answer up to ``max_age`` seconds old, or the request in
+            flight. The hook watches the campaign from then on, until :meth:`aclose`.
         :raises SigmaMindNotFoundError: when the campaign does not exist for this key.
         :raises SigmaMindError: for every other failure (see :mod:`airflow_provider_sigmamind.exceptions`).
         """
@@ -493,7 +492,8 @@ class SigmaMindHook(BaseHook):
                 shared_polls.join(*key)
             deadline = (policy or route.config.retry_policy).deadline
             fetch = lambda: self.aget_campaign(campaign_id, policy=policy)  # noqa: E731
-            return await shared_polls.get(route.budget, campaign_id, max_age, deadline, fetch)
+            lister = self if route.config.batch_polling else None
+            return await shared_polls.get(route.budget, campaign_id, max_age, deadline, fetch, lister=lister)
         path = campaign_path(campaign_id)
         data = await self.arequest("GET", path, campaign_id=campaign_id, policy=policy)
         return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)

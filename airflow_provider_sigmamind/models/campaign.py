@@ -69,10 +69,7 @@ class CampaignStatus(enum.StrEnum):
         A completed campaign can reach nothing but ``completed``; every other known status can
         still move on. Unknown statuses are given the benefit of the doubt.
         """
-        targets = set(targets)
-        if self in targets:
-            return True
-        return not self.is_terminal
+        return self in targets or not self.is_terminal
 
 
 _STATUS_BY_VALUE: dict[str, CampaignStatus] = {status.value: status for status in CampaignStatus}
@@ -124,8 +121,9 @@ def judge(
     return Verdict("wait", f"{name} is {status}; waiting for {_wanted(targets)}")
 
 
+@functools.lru_cache(maxsize=32)
 def _wanted(targets: frozenset[CampaignStatus]) -> str:
-    """The targets for a message: ``"completed or live"``."""
+    """The targets for a message: ``"completed or live"`` (cached: at most 16 sets, one per poll)."""
     return " or ".join(sorted(targets))
 
 

@@ -54,6 +54,8 @@ STAGES = [
     Stage(10000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5, share=10),
     # 1,000 waits asking 100 requests a second of a key whose budget is 50.
     Stage(1000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5, budget=50),
+    # 10,000 waits on 10,000 campaigns answered from the list (the batch_polling extra).
+    Stage(10000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5, batch=True),
 ]
 #: ``BENCH_QUICK=1``: every measure, tiny (a smoke test of the code; figures meaningless).
 QUICK_STAGES = [
@@ -65,11 +67,12 @@ QUICK_STAGES = [
     ),
     Stage(60, 0.3, ("provider", "provider_solo"), 1, 1, 0.3, gc_seconds=0.2, settle=0.2, share=10),
     Stage(60, 1.0, ("provider",), 1, 1, 2.5, gc_seconds=0.2, settle=0.2, budget=20),
+    Stage(60, 0.3, ("provider",), 1, 1, 0.3, gc_seconds=0.2, settle=0.2, batch=True),
 ]
 #: Which stage the CPU ratios are read from, and which the lateness goal (issue 9); the scale stages
 #: (issue 15): one per N of distinct campaigns, the shared-campaign one, the budget one.
 RATIO_STAGE, LATENESS_STAGE = 0, 1
-SCALE_STAGES, SHARED_STAGE, BUDGET_STAGE = (0, 1, 2), 3, 4
+SCALE_STAGES, SHARED_STAGE, BUDGET_STAGE, BATCH_STAGE = (0, 1, 2), 3, 4, 5
 
 
 @dataclass
@@ -280,7 +283,7 @@ def scale_goals(results: list[dict[str, Summary]]) -> list[list[str]]:
     """The goals of issue 15 beside the figures: N = 10,000 on one core, coalescing, the budget."""
     met = lambda ok: "yes" if ok else "**no**"  # noqa: E731
     out = []
-    if len(results) <= BUDGET_STAGE:
+    if len(results) <= BATCH_STAGE:
         return out
     top = results[SCALE_STAGES[-1]]["provider"]
     asked = top.n / top.interval
@@ -317,6 +320,17 @@ def scale_goals(results: list[dict[str, Summary]]) -> list[list[str]]:
             met(budget.busiest_second <= (budget.budget or 0) * 1.02 and budget.failed == 0),
         ]
     )
+    batch, alone = results[BATCH_STAGE]["provider"], top
+    out.append(
+        [
+            f"batch polling, N = {batch.n:,}: whether it pays (not a goal: a measure)",
+            f"{batch.requests_per_interval:,.0f} requests/interval (one GET each: {alone.requests_per_interval:,.0f}); "
+            f"CPU {batch.cpu_median:.2f} ms/poll (one GET each: {alone.cpu_median:.2f}); "
+            f"{batch.polls_per_second:,.0f} of {batch.n / batch.interval:,.0f} polls/s; p99 {batch.p99_ms:.0f} ms; "
+            f"{batch.failed} failed",
+            "pays" if batch.cpu_median < alone.cpu_median and batch.failed == 0 else "**does not pay**",
+        ]
+    )
     return out
 
 
@@ -340,6 +354,7 @@ if __name__ == "__main__":
     parser.add_argument("--settle", type=float, default=1.0, help="seconds after the waits started before measuring")
     parser.add_argument("--share", type=int, default=1, help="waits per campaign")
     parser.add_argument("--budget", type=float, default=None, help="max_requests_per_second")
+    parser.add_argument("--batch", action="store_true", help="the batch_polling extra")
     args = parser.parse_args()
     chosen = None
     if args.n:
@@ -354,6 +369,7 @@ if __name__ == "__main__":
                 settle=args.settle,
                 share=args.share,
                 budget=args.budget,
+                batch=args.batch,
             )
         ]
     for summaries in run_stages(chosen, report=lambda s: print(table(HEADERS, rows(s)), "\n", flush=True)):

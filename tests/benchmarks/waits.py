@@ -56,6 +56,8 @@ class Stage:
     share: int = 1
     #: The connection's ``max_requests_per_second`` (``None``: no budget).
     budget: float | None = None
+    #: The connection's ``batch_polling``.
+    batch: bool = False
 
 
 #: One wait: polls one campaign until cancelled.
@@ -366,8 +368,10 @@ def one(client: str, stage: Stage) -> dict[str, Any]:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with simulator_process() as sim:
-        budget = {} if stage.budget is None else {"max_requests_per_second": stage.budget}
-        os.environ["AIRFLOW_CONN_SIGMAMIND_DEFAULT"] = sim.connection_json(timeout=30, max_retries=2, **budget)
+        extra: dict[str, Any] = {} if stage.budget is None else {"max_requests_per_second": stage.budget}
+        if stage.batch:
+            extra["batch_polling"] = True
+        os.environ["AIRFLOW_CONN_SIGMAMIND_DEFAULT"] = sim.connection_json(timeout=30, max_retries=2, **extra)
         return asyncio.run(run_scenario(sim, client, stage))
 
 

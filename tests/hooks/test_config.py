@@ -584,3 +584,14 @@ def test_provider_info_modules_exist() -> None:
     for entry in info["hooks"]:
         for mod in entry["python-modules"]:
             importlib.import_module(mod)
+
+
+def test_batch_polling_is_a_yes_or_no_extra():
+    def config(extra: dict[str, Any]) -> SigmaMindConfig:
+        return SigmaMindConfig.from_connection(make_conn(extra=extra))
+
+    assert config({"batch_polling": True}).batch_polling is True
+    assert config({"batch_polling": "off"}).batch_polling is False
+    assert config({}).batch_polling is False
+    with pytest.raises(SigmaMindInvalidInputError, match="'batch_polling' must be true or false"):
+        config({"batch_polling": "sometimes"})

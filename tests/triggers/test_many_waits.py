@@ -185,3 +185,47 @@ def test_coalesced_waits_with_different_targets_each_end_with_their_own_outcome(
     # 20 waits, one request per interval between them (not 20): the simulator counts.
     asked = len(simulator.requests_for(cid))
     assert asked <= elapsed / 0.05 + 3, (asked, elapsed)
+
+
+# -- batch polling (the batch_polling extra) --------------------------------------------------------
+
+
+def listed_pages(simulator: Any) -> list[Any]:
+    """The list requests the simulator served (``GET /v1/campaigns?...``)."""
+    return [r for r in simulator.requests if r.campaign_id is None and r.path == "/v1/campaigns"]
+
+
+def test_batch_polling_answers_the_waits_from_the_list_and_asks_alone_for_a_campaign_it_did_not_list(
+    simulator, monkeypatch
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=2, batch_polling=True)
+    )
+    going_live = [simulator.add_campaign(status="scheduled", live_after=0.4)["campaignId"] for _ in range(30)]
+    done = simulator.add_campaign(status="completed")["campaignId"]  # not in a round's statuses
+    triggers = [CampaignStatusTrigger(campaign_id=cid, poll_interval=0.1) for cid in going_live]
+    triggers.append(CampaignStatusTrigger(campaign_id=done, target_statuses=["completed"], poll_interval=0.1))
+    started = time.monotonic()
+    events = asyncio.run(run_all(triggers))
+    elapsed = time.monotonic() - started
+    assert [(e["status"], e["campaign"]["campaignStatus"]) for e in events] == [("success", "live")] * 30 + [
+        ("success", "completed")
+    ]
+    assert all(simulator.requests_for(cid) == [] for cid in going_live)  # never one GET each
+    assert len(simulator.requests_for(done)) == 1  # listed in no round: asked for alone, once
+    rounds = len(listed_pages(simulator)) / 3  # a page per status a round lists (30 fit in one)
+    assert rounds <= elapsed / 0.1 + 2, (rounds, elapsed)
+
+
+def test_a_failed_batch_round_falls_back_to_one_request_per_campaign(simulator, monkeypatch, caplog):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=5, max_retries=0, batch_polling=True)
+    )
+    cids = [simulator.add_campaign(status="live")["campaignId"] for _ in range(5)]
+    simulator.inject(Fault.server_error(503), times=1)  # the first round's first page
+    triggers = [CampaignStatusTrigger(campaign_id=cid, poll_interval=0.1) for cid in cids]
+    events = asyncio.run(run_all(triggers))
+    assert [e["status"] for e in events] == ["success"] * 5
+    assert [len(simulator.requests_for(cid)) for cid in cids] == [1] * 5
+    assert "Listing the campaigns for batch polling failed" in caplog.text
+    assert "503" in caplog.text
