@@ -171,47 +171,48 @@ def test_waiters_share_one_request_and_get_their_own_copy_of_its_error():
     assert [str(err) for err in errors[1:]] == ["SigmaMind failed (HTTP 503)"] * 4
 
 
+class CountedFetch:
+    """A fetch that answers a live campaign at once, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self) -> Campaign:
+        self.calls += 1
+        return campaign()
+
+
 def test_an_answer_is_reused_for_max_age_then_asked_again():
     polls = SharedPolls()
-    calls = 0
-
-    async def fetch() -> Campaign:
-        nonlocal calls
-        calls += 1
-        return campaign()
+    fetch = CountedFetch()
 
     async def main() -> None:
         await polls.get("acct", "camp_1", 0.05, 5, fetch)
         await polls.get("acct", "camp_1", 0.05, 5, fetch)
-        assert calls == 1
+        assert fetch.calls == 1
         await polls.get("other", "camp_1", 0.05, 5, fetch)  # another account asks for itself
-        assert calls == 2
+        assert fetch.calls == 2
         await asyncio.sleep(0.06)
         await polls.get("acct", "camp_1", 0.05, 5, fetch)
-        assert calls == 3
+        assert fetch.calls == 3
 
     asyncio.run(main())
 
 
 def test_an_answer_only_one_wait_watches_is_not_kept_and_is_shared_once_a_second_joins():
     polls = SharedPolls()
-    calls = 0
-
-    async def fetch() -> Campaign:
-        nonlocal calls
-        calls += 1
-        return campaign()
+    fetch = CountedFetch()
 
     async def main() -> None:
         polls.join("acct", "camp_1")
         await polls.get("acct", "camp_1", 10, 5, fetch)
         await polls.get("acct", "camp_1", 10, 5, fetch)
-        assert calls == 2  # nobody else would read it: asked again, nothing held in between
+        assert fetch.calls == 2  # nobody else would read it: asked again, nothing held in between
         assert polls._table().entries == {}
         polls.join("acct", "camp_1")  # a second wait on the same campaign
         await polls.get("acct", "camp_1", 10, 5, fetch)
         await polls.get("acct", "camp_1", 10, 5, fetch)
-        assert calls == 3
+        assert fetch.calls == 3
         polls.leave("acct", "camp_1")
         polls.leave("acct", "camp_1")
         polls.leave("acct", "camp_1")  # one too many changes nothing
