@@ -23,7 +23,7 @@ share a round instead, which lists every campaign the account has in a status it
 (:func:`~airflow_provider_sigmamind.campaign_feed.batch_round`: 100 per page), at most once per
 ``max_age``; a wait on a campaign the round did not list (completed, created since, or the round
 failed) asks for it alone. It trades freshness for requests: a round reads its pages one after the
-other, so the last page is as old as the round is long, and the list's page cap, undocumented, is
+other, so its first page is as old as the round is long, and the list's page cap, undocumented, is
 handled by :mod:`~airflow_provider_sigmamind.paging`'s rules.
 """
 
