@@ -83,9 +83,10 @@ async def poll_once(hook: SigmaMindHook, statuses: Iterable[CampaignStatus]) -> 
     return snapshot
 
 
-#: What a batch round lists: the statuses a campaign can still leave. A completed campaign is not
-#: listed (an account's history can be long); a wait on it asks for it alone and ends.
-BATCH_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED)
+#: What a batch round lists: the known statuses a campaign can still leave (scheduled, live, paused;
+#: ``CampaignStatus.is_terminal`` says which). A completed campaign is not listed (an account's
+#: history can be long); a wait on it asks for it alone and ends.
+BATCH_STATUSES = tuple(s for s in CampaignStatus if s is not CampaignStatus.UNKNOWN and not s.is_terminal)
 
 
 async def batch_round(hook: SigmaMindHook) -> dict[str, Campaign] | None:

@@ -123,7 +123,8 @@ def judge(
 
 @functools.lru_cache(maxsize=32)
 def _wanted(targets: frozenset[CampaignStatus]) -> str:
-    """The targets for a message: ``"completed or live"`` (cached: at most 16 sets, one per poll)."""
+    """The targets for a message: ``"completed or live"`` (cached: a wait asks at every poll, and
+    there are at most 16 sets of statuses)."""
     return " or ".join(sorted(targets))
 
 
