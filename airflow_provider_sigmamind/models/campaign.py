@@ -158,13 +158,10 @@ _STATUS_SETS: dict[frozenset[CampaignStatus], frozenset[CampaignStatus]] = {}
 
 def _parse_datetime(value: object) -> DateTime | None:
     """An ISO-8601 date-time in UTC as a pendulum ``DateTime`` (see :func:`~.common.parse_instant`)."""
-    return _pendulum_instant(value) if isinstance(value, str) else None
-
-
-@functools.lru_cache(maxsize=4096)
-def _pendulum_instant(value: str) -> DateTime | None:
-    # Cached: every poll of a campaign reads the same scheduledDate, pendulum takes several times
-    # longer than the parse to build its DateTime, and a DateTime is immutable, so one can be shared.
+    if not isinstance(value, str):
+        return None
+    # Not cached (about 5 us): a triggerer polling more campaigns than a cache holds would miss at
+    # every poll, each miss leaving an entry that outlives young collections (see paths._segment).
     instant = parse_instant(value)
     return None if instant is None else pendulum.instance(instant)
 
