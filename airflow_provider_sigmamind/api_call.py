@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from airflow_provider_sigmamind import __version__
 from airflow_provider_sigmamind.answers import interpret
-from airflow_provider_sigmamind.budget import RateBudget, budgets
+from airflow_provider_sigmamind.budget import RateBudget, budget_key, budgets
 from airflow_provider_sigmamind.config import SigmaMindConfig
 from airflow_provider_sigmamind.exceptions import (
     SigmaMindError,
@@ -52,11 +52,18 @@ class Route:
     proxy: str | None
     ca_file: str
     budget: RateBudget
+    #: What identifies the key and base URL without holding the key (a hash, :func:`.budget.budget_key`):
+    #: the account whose polls :mod:`~airflow_provider_sigmamind.coalesce` shares. A string, so that
+    #: the keys filed under it are tuples the garbage collector stops tracking.
+    account: str
 
     @classmethod
     def of(cls, config: SigmaMindConfig) -> Route:
         budget = budgets.get(config.api_key, config.base_url, config.max_requests_per_second)
-        return cls(config, base_headers(config), proxy_for(config.base_url), ca_file_for(config.ca_bundle), budget)
+        account = budget_key(config.api_key, config.base_url)
+        return cls(
+            config, base_headers(config), proxy_for(config.base_url), ca_file_for(config.ca_bundle), budget, account
+        )
 
 
 class ApiCall:

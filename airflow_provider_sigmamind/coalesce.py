@@ -85,10 +85,10 @@ class _Table:
     __slots__ = ("entries", "swept_at", "watchers")
 
     def __init__(self) -> None:
-        self.entries: dict[tuple[object, str], _Fresh | _Flight] = {}
+        self.entries: dict[tuple[str, str], _Fresh | _Flight] = {}
         self.swept_at = 0
         #: Waits watching each campaign (:meth:`SharedPolls.join`); a key nobody joined is kept.
-        self.watchers: dict[tuple[object, str], int] = {}
+        self.watchers: dict[tuple[str, str], int] = {}
 
 
 class SharedPolls:
@@ -104,13 +104,13 @@ class SharedPolls:
             table = self._by_loop[loop] = _Table()
         return table
 
-    def join(self, account: object, campaign_id: str) -> None:
+    def join(self, account: str, campaign_id: str) -> None:
         """A wait in this event loop is now watching ``campaign_id`` through ``account``."""
         watchers = self._table().watchers
         key = (account, campaign_id)
         watchers[key] = watchers.get(key, 0) + 1
 
-    def leave(self, account: object, campaign_id: str) -> None:
+    def leave(self, account: str, campaign_id: str) -> None:
         """A wait that called :meth:`join` has ended."""
         watchers = self._table().watchers
         key = (account, campaign_id)
@@ -122,7 +122,7 @@ class SharedPolls:
 
     async def get(
         self,
-        account: object,
+        account: str,
         campaign_id: str,
         max_age: float,
         deadline: float,
@@ -132,7 +132,7 @@ class SharedPolls:
     ) -> Campaign:
         """The campaign as seen at most ``max_age`` seconds ago, from one shared request.
 
-        :param account: what identifies the key and base URL (the route's rate budget).
+        :param account: what identifies the key and base URL (:attr:`.api_call.Route.account`).
         :param campaign_id: the campaign.
         :param max_age: seconds an answer may be reused for.
         :param deadline: seconds this poll may wait for another's request.
@@ -166,7 +166,7 @@ class SharedPolls:
         self,
         loop: asyncio.AbstractEventLoop,
         table: _Table,
-        key: tuple[object, str],
+        key: tuple[str, str],
         max_age: float,
         deadline: float,
         campaign_id: str,
@@ -206,7 +206,7 @@ class SharedPolls:
         self,
         loop: asyncio.AbstractEventLoop,
         table: _Table,
-        key: tuple[object, str],
+        key: tuple[str, str],
         max_age: float,
         fetch: Callable[[], Awaitable[Any]],
     ) -> Any:

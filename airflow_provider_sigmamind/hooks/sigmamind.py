@@ -102,10 +102,10 @@ class SigmaMindHook(BaseHook):
         self._timeout = timeout
         self._max_retries = max_retries
         self._retry_policy = retry_policy
-        self._transport = SyncTransport()
+        self._sync: SyncTransport | None = None  # on first sync use: a trigger's hook needs none
         self._async_route: Route | None = None
         self._sessions = HookSessions()
-        self._watching: tuple[tuple[object, str], ...] = ()  # campaigns joined in coalesce.py, left by aclose()
+        self._watching: tuple[tuple[str, str], ...] = ()  # campaigns joined in coalesce.py, left by aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sigmamind_conn_id={self.sigmamind_conn_id!r})"
@@ -135,13 +135,20 @@ class SigmaMindHook(BaseHook):
         """Request headers, the key among them (never log these)."""
         return dict(Route.of(config).headers)
 
+    @property
+    def _transport(self) -> SyncTransport:
+        if self._sync is None:
+            self._sync = SyncTransport()
+        return self._sync
+
     def get_conn(self) -> requests.Session:
         """The hook's one ``requests`` session, created on first use."""
         return self._transport.session
 
     def close(self) -> None:
         """Close the session and its pooled connections."""
-        self._transport.close()
+        if self._sync is not None:
+            self._sync.close()
 
     def __enter__(self) -> SigmaMindHook:
         return self
@@ -487,13 +494,13 @@ class SigmaMindHook(BaseHook):
         """
         if max_age:
             route = await self._aroute()
-            if (key := (route.budget, campaign_id)) not in self._watching:
+            if (key := (route.account, campaign_id)) not in self._watching:
                 self._watching += (key,)
                 shared_polls.join(*key)
             deadline = (policy or route.config.retry_policy).deadline
             fetch = lambda: self.aget_campaign(campaign_id, policy=policy)  # noqa: E731
             lister = self if route.config.batch_polling else None
-            return await shared_polls.get(route.budget, campaign_id, max_age, deadline, fetch, lister=lister)
+            return await shared_polls.get(route.account, campaign_id, max_age, deadline, fetch, lister=lister)
         path = campaign_path(campaign_id)
         data = await self.arequest("GET", path, campaign_id=campaign_id, policy=policy)
         return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)

@@ -357,7 +357,9 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
             if self.execution_timeout is None
             else started + self.execution_timeout.total_seconds(),
         )
-        self.log.info("Campaign %r is not %s yet; deferring to the triggerer", campaign_id, trigger.target_statuses)
+        self.log.info(
+            "Campaign %r is not %s yet; deferring to the triggerer", campaign_id, " or ".join(trigger.target_statuses)
+        )
         self.defer(trigger=trigger, method_name="execute_complete", kwargs={"campaign_id": campaign_id})
 
     def execute_complete(

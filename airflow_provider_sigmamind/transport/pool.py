@@ -50,21 +50,12 @@ def _new_session() -> aiohttp.ClientSession:
 
 
 @dataclass(eq=False)
-class _Entry:
-    session: aiohttp.ClientSession
-    users: int = 0
-
-
-@dataclass(frozen=True, eq=False)
 class Lease:
-    """One hook's hold on a loop's session."""
+    """A loop's session and how many hooks hold it: every hook in one loop holds the same lease."""
 
     loop: asyncio.AbstractEventLoop
-    entry: _Entry
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        return self.entry.session
+    session: aiohttp.ClientSession
+    users: int = 0
 
 
 class SharedSessions:
@@ -72,43 +63,43 @@ class SharedSessions:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Entry] = weakref.WeakKeyDictionary()
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Lease] = weakref.WeakKeyDictionary()
 
     def acquire(self) -> Lease:
-        """A lease on the running loop's session, created on first use."""
+        """A hold on the running loop's session, created on first use."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            entry = self._by_loop.get(loop)
-            if entry is None or entry.session.closed:
-                entry = self._by_loop[loop] = _Entry(_new_session())
-            entry.users += 1
-            return Lease(loop, entry)
+            lease = self._by_loop.get(loop)
+            if lease is None or lease.session.closed:
+                lease = self._by_loop[loop] = Lease(loop, _new_session())
+            lease.users += 1
+            return lease
 
     def _let_go(self, lease: Lease) -> bool:
         """Count one user less; True when that was the last and the session must be closed."""
         with self._lock:
-            lease.entry.users -= 1
-            if lease.entry.users > 0:
+            lease.users -= 1
+            if lease.users > 0:
                 return False
-            if self._by_loop.get(lease.loop) is lease.entry:
+            if self._by_loop.get(lease.loop) is lease:
                 del self._by_loop[lease.loop]
             return True
 
     async def release(self, lease: Lease) -> None:
-        """Give a lease back from its own loop; the last one closes the session."""
+        """Give a hold back from its own loop; the last one closes the session."""
         if self._let_go(lease):
             await lease.session.close()
 
     def abandon(self, lease: Lease) -> None:
-        """Give a lease back from outside its loop (which may be closed): nothing is awaited."""
+        """Give a hold back from outside its loop (which may be closed): nothing is awaited."""
         if self._let_go(lease) and lease.loop.is_closed():
             lease.session.detach()  # its sockets were closed with the loop
 
     def open_sessions(self) -> int:
         """How many sessions the running loop holds (0 or 1; for tests and benchmarks)."""
         with self._lock:
-            entry = self._by_loop.get(asyncio.get_running_loop())
-            return int(entry is not None and not entry.session.closed)
+            lease = self._by_loop.get(asyncio.get_running_loop())
+            return int(lease is not None and not lease.session.closed)
 
 
 shared_sessions = SharedSessions()

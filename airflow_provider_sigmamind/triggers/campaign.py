@@ -131,8 +131,10 @@ class CampaignStatusTrigger(BaseTrigger):
         targets, failures, self.max_consecutive_errors = wait_settings(
             target_statuses, failure_statuses, max_consecutive_errors
         )
-        self.target_statuses = [status.value for status in targets]
-        self.failure_statuses = [status.value for status in failures]
+        # Tuples of strings: the garbage collector stops tracking them (at thousands of waits, every
+        # object a trigger keeps is one more that each full collection walks).
+        self.target_statuses = tuple(status.value for status in targets)
+        self.failure_statuses = tuple(status.value for status in failures)
         self.poll_interval = float(_seconds(poll_interval, "poll_interval", minimum=0) or 0.0)
         self.deadline = _epoch(deadline)
         self.poll_at_start = bool(poll_at_start)
@@ -157,6 +159,16 @@ class CampaignStatusTrigger(BaseTrigger):
         self.silent_fail = bool(silent_fail)
         self._running_hook: SigmaMindHook | None = None  # the HTTP client run() holds, for on_kill()
         self._seen_status: str | None = None  # the status run() saw last, for on_kill()
+
+    @property
+    def log(self) -> Any:  # the type of Airflow's logger differs between versions
+        """The class's one logger, shared by every wait.
+
+        Airflow 3 builds each instance a logger of its own on first use (about nine objects that
+        every full garbage collection walks, thousands of times in a busy triggerer). Sharing one
+        loses nothing: the triggerer routes a line to its trigger's log by context, not by logger.
+        """
+        return type(self).logger()
 
     @classmethod
     def continuing(
