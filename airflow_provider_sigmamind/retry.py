@@ -14,7 +14,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 
 from airflow_provider_sigmamind.defaults import DEFAULT_MAX_RETRIES
@@ -101,9 +101,9 @@ class RetryPolicy:
         ceiling = min(self.backoff_max, self.backoff_initial * 2.0 ** min(retry_number - 1, 60))
         return self.jitter() * ceiling
 
-    def start(self, clock: Callable[[], float] = time.monotonic) -> Attempts:
-        """Begin one call's attempts."""
-        return Attempts(self, clock)
+    def start(self, clock: Callable[[], float] = time.monotonic, *, once: bool = False) -> Attempts:
+        """Begin one call's attempts; ``once``: a single attempt, within the same deadline (a create)."""
+        return Attempts(replace(self, max_retries=0) if once else self, clock)
 
 
 class Attempts:

@@ -311,6 +311,15 @@ def test_retryable_errors_retry_until_max_retries_then_give_up(make_error, max_r
     assert str(error).startswith(make_error().message)
 
 
+def test_once_allows_one_attempt_within_the_same_deadline() -> None:
+    clock = FakeClock()
+    attempts = policy(max_retries=5, deadline=7.0).start(clock=clock, once=True)
+    assert (attempts.max_retries, attempts.remaining()) == (0, 7.0)
+    attempts.begin()
+    with pytest.raises(SigmaMindServerError, match="gave up after 1 attempt in "):
+        attempts.next_delay(server_error())
+
+
 def test_gave_up_message_reports_elapsed_time() -> None:
     clock = FakeClock()
     attempts = policy(max_retries=1).start(clock=clock)

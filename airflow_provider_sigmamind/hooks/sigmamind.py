@@ -102,7 +102,6 @@ class SigmaMindHook(BaseHook):
         self._timeout = timeout
         self._max_retries = max_retries
         self._retry_policy = retry_policy
-        self._sync: SyncTransport | None = None  # on first sync use: a trigger's hook needs none
         self._async_route: Route | None = None
         self._sessions = HookSessions()
         self._watching: tuple[tuple[str, str], ...] = ()  # campaigns joined in coalesce.py, left by aclose()
@@ -135,11 +134,9 @@ class SigmaMindHook(BaseHook):
         """Request headers, the key among them (never log these)."""
         return dict(Route.of(config).headers)
 
-    @property
-    def _transport(self) -> SyncTransport:
-        if self._sync is None:
-            self._sync = SyncTransport()
-        return self._sync
+    @cached_property
+    def _transport(self) -> SyncTransport:  # built on first sync use: a trigger's hook needs none
+        return SyncTransport()
 
     def get_conn(self) -> requests.Session:
         """The hook's one ``requests`` session, created on first use."""
@@ -147,8 +144,8 @@ class SigmaMindHook(BaseHook):
 
     def close(self) -> None:
         """Close the session and its pooled connections."""
-        if self._sync is not None:
-            self._sync.close()
+        if (transport := self.__dict__.get("_transport")) is not None:
+            transport.close()
 
     def __enter__(self) -> SigmaMindHook:
         return self
@@ -188,7 +185,7 @@ class SigmaMindHook(BaseHook):
         call = ApiCall(
             route, method, path, campaign_id=campaign_id, params=params, json=json_body, data=data, files=files
         )
-        attempts = self._start_attempts(route.config, policy, retry=retry)
+        attempts = (policy or route.config.retry_policy).start(once=not retry)
         while True:
             attempts.begin()
             time.sleep(call.turn(attempts))  # the process-wide rate budget (0 when none is set)
@@ -200,14 +197,6 @@ class SigmaMindHook(BaseHook):
             except SigmaMindError as err:
                 error = err
             time.sleep(self._retry_delay(attempts, error))
-
-    @staticmethod
-    def _start_attempts(config: SigmaMindConfig, policy: RetryPolicy | None, *, retry: bool) -> Attempts:
-        """Begin one call's attempts under ``policy`` (default: the config's); one attempt if not ``retry``."""
-        policy = policy or config.retry_policy
-        if not retry:
-            policy = RetryPolicy(max_retries=0, deadline=policy.deadline)
-        return policy.start()
 
     @staticmethod
     def _retry_delay(attempts: Attempts, err: SigmaMindError) -> float:
@@ -465,7 +454,7 @@ class SigmaMindHook(BaseHook):
         route = await self._aroute()
         session = self._session()
         call = ApiCall(route, method, path, campaign_id=campaign_id, params=params, json=json_body)
-        attempts = self._start_attempts(route.config, policy, retry=retry)
+        attempts = (policy or route.config.retry_policy).start(once=not retry)
         while True:
             attempts.begin()
             if wait := call.turn(attempts):  # the process-wide rate budget

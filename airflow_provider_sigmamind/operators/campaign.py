@@ -328,8 +328,7 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
                     wanted = " or ".join(s.value for s in self.wait_for_status)
                     raise AirflowSensorTimeout(f"campaign {campaign.campaign_id!r} did not reach {wanted} in time")
                 time.sleep(min(self.poll_interval, left))
-                config = hook.config
-                policy = poll_policy(config.retry_policy, timeout=config.timeout, deadline=deadline)
+                policy = poll_policy(hook.config.retry_policy, timeout=hook.config.timeout, deadline=deadline)
                 try:
                     campaign = hook.get_campaign(campaign.campaign_id, policy=policy)
                     break
@@ -343,6 +342,7 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
         from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
 
         assert self.wait_for_status is not None
+        timeout = self.execution_timeout
         trigger = CampaignStatusTrigger.continuing(
             watch,
             hook.config,
@@ -353,13 +353,10 @@ class CreateCampaignOperator(CampaignLineage, BaseOperator):
             poll_interval=self.poll_interval,
             deadline=deadline,
             max_consecutive_errors=self.max_consecutive_errors,
-            execution_deadline=None
-            if self.execution_timeout is None
-            else started + self.execution_timeout.total_seconds(),
+            execution_deadline=None if timeout is None else started + timeout.total_seconds(),
         )
-        self.log.info(
-            "Campaign %r is not %s yet; deferring to the triggerer", campaign_id, " or ".join(trigger.target_statuses)
-        )
+        targets = " or ".join(trigger.target_statuses)
+        self.log.info("Campaign %r is not %s yet; deferring to the triggerer", campaign_id, targets)
         self.defer(trigger=trigger, method_name="execute_complete", kwargs={"campaign_id": campaign_id})
 
     def execute_complete(
