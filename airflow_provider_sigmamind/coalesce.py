@@ -6,7 +6,12 @@ Fifty DAG runs gated on one campaign make fifty triggers in a triggerer; through
 - an answer younger than ``max_age`` is handed out again (a poll sees the campaign at most
   ``max_age`` seconds old, as it would polling on its own at that interval);
 - a poll that finds another one's request in flight waits for that request (single flight), as
-  long as its own deadline allows.
+  long as its own deadline allows;
+- an answer is asked for again ahead of time: the first poll that finds it older than ``max_age``
+  minus the time its request took asks anew, and the polls that come meanwhile are answered from
+  the answer it replaces (still younger than ``max_age``). A slow request (a batch round reading
+  many pages) then holds up one wait, not every wait that comes while it is read; without this,
+  those waits would all end with it and poll together from then on.
 
 Each waiter judges the campaign against its own targets, failures and deadline. Only answers are
 kept, never errors: a failed request is shared with the polls that were waiting for it, each given
@@ -59,18 +64,20 @@ class _Fresh:
     """An answer (a campaign, or a batch round's campaigns by id), when it came, and for how long
     the poll that asked for it would reuse it."""
 
-    __slots__ = ("answer", "at", "keep")
+    __slots__ = ("answer", "at", "keep", "took")
 
-    def __init__(self, answer: Any, at: float, keep: float) -> None:
-        self.answer, self.at, self.keep = answer, at, keep
+    def __init__(self, answer: Any, at: float, keep: float, took: float) -> None:
+        self.answer, self.at, self.keep, self.took = answer, at, keep, took
 
 
 class _Flight:
-    """A request in flight, and the futures of the polls waiting for it."""
+    """A request in flight, the futures of the polls waiting for it, and the answer it is asked
+    ahead to replace (``None`` unless it is)."""
 
-    __slots__ = ("waiters",)
+    __slots__ = ("previous", "waiters")
 
-    def __init__(self) -> None:
+    def __init__(self, previous: _Fresh | None) -> None:
+        self.previous = previous
         self.waiters: list[asyncio.Future[Any]] = []
 
 
@@ -176,10 +183,14 @@ class SharedPolls:
         ``max_age`` seconds old: a kept answer, another poll's fetch in flight, or a fetch of its own."""
         while True:
             entry = table.entries.get(key)
-            if isinstance(entry, _Fresh) and loop.time() - entry.at < max_age:
-                return entry.answer
+            if isinstance(entry, _Fresh) and (age := loop.time() - entry.at) < max_age:
+                if age < max_age - entry.took:
+                    return entry.answer
+                return await self._lead(loop, table, key, max_age, fetch, previous=entry)  # ask ahead
             if not isinstance(entry, _Flight):
-                return await self._lead(loop, table, key, max_age, fetch)
+                return await self._lead(loop, table, key, max_age, fetch, previous=None)
+            if entry.previous is not None and loop.time() - entry.previous.at < max_age:
+                return entry.previous.answer
             outcome = await self._follow(loop, entry, campaign_id, deadline)
             if outcome is not _AGAIN:
                 return outcome
@@ -209,9 +220,12 @@ class SharedPolls:
         key: tuple[str, str],
         max_age: float,
         fetch: Callable[[], Awaitable[Any]],
+        *,
+        previous: _Fresh | None,
     ) -> Any:
-        flight = table.entries[key] = _Flight()
-        self._sweep(table, loop.time())
+        flight = table.entries[key] = _Flight(previous)
+        started = loop.time()
+        self._sweep(table, started)
         outcome: Any = _AGAIN
         try:
             outcome = await fetch()
@@ -220,8 +234,11 @@ class SharedPolls:
         finally:
             if table.entries.get(key) is flight:
                 answered = outcome is not _AGAIN and outcome is not None and not isinstance(outcome, Exception)
+                now = loop.time()
                 if answered and table.watchers.get(key) != 1:
-                    table.entries[key] = _Fresh(outcome, loop.time(), max_age)
+                    table.entries[key] = _Fresh(outcome, now, max_age, now - started)
+                elif previous is not None:  # asked ahead and failed: the old answer stands until it expires
+                    table.entries[key] = _Fresh(previous.answer, previous.at, previous.keep, 0.0)
                 else:
                     del table.entries[key]
             for future in flight.waiters:

@@ -249,6 +249,62 @@ def test_a_follower_waits_no_longer_than_its_own_deadline_and_survives_the_leade
     asyncio.run(main())
 
 
+def test_an_answer_is_asked_for_ahead_and_the_polls_meanwhile_get_the_one_it_replaces():
+    """A slow request (a batch round) holds up the one poll that asks ahead, not the others."""
+    polls = SharedPolls()
+    answers = iter([campaign("live"), campaign("completed")])
+    calls = 0
+
+    async def main() -> None:
+        asked, gate = asyncio.Event(), asyncio.Event()
+
+        async def fetch() -> Campaign:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                asked.set()
+                await gate.wait()
+            return next(answers)
+
+        first = await polls.get("acct", "camp_1", 10, 5, fetch)
+        polls._table().entries[("acct", "camp_1")].took = 10.0  # type: ignore[union-attr]  # as slow as max_age
+        ahead = asyncio.create_task(polls.get("acct", "camp_1", 10, 5, fetch))
+        await asyncio.wait_for(asked.wait(), 5)
+        assert await polls.get("acct", "camp_1", 10, 5, fetch) is first  # not held up by the request ahead
+        assert not ahead.done()
+        gate.set()
+        assert (await ahead).status.value == "completed"
+        assert (await polls.get("acct", "camp_1", 10, 5, fetch)).status.value == "completed"
+        assert calls == 2
+
+    asyncio.run(main())
+
+
+def test_a_failed_ask_ahead_leaves_the_old_answer_until_it_expires_and_is_not_repeated_before():
+    polls = SharedPolls()
+    calls = 0
+
+    async def fetch() -> Campaign:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise SigmaMindServerError("SigmaMind failed (HTTP 503)", status_code=503, campaign_id="camp_1")
+        return campaign("live" if calls == 1 else "completed")
+
+    async def main() -> None:
+        first = await polls.get("acct", "camp_1", 10, 5, fetch)
+        polls._table().entries[("acct", "camp_1")].took = 10.0  # type: ignore[union-attr]
+        with pytest.raises(SigmaMindServerError):
+            await polls.get("acct", "camp_1", 10, 5, fetch)  # the poll that asked ahead gets the failure
+        assert await polls.get("acct", "camp_1", 10, 5, fetch) is first  # the others: the old answer
+        assert calls == 2
+        polls._table().entries[("acct", "camp_1")].at -= 10.0  # type: ignore[union-attr]  # max_age later
+        assert (await polls.get("acct", "camp_1", 10, 5, fetch)).status.value == "completed"
+        assert calls == 3
+
+    asyncio.run(main())
+
+
 # -- the connection extra --------------------------------------------------------------------------
 
 
