@@ -19,7 +19,7 @@ from airflow_provider_sigmamind.exceptions import (
     no_time_left,
     transport_error,
 )
-from airflow_provider_sigmamind.retry import Attempts, parse_retry_after
+from airflow_provider_sigmamind.retry import Attempts
 from airflow_provider_sigmamind.transport import Answer, Request, TransportFailure
 from airflow_provider_sigmamind.transport.body import ACCEPT_ENCODING, json_body, multipart_body
 from airflow_provider_sigmamind.transport.network import ca_file_for, proxy_for
@@ -135,17 +135,19 @@ class ApiCall:
 
     def result(self, answer: Answer) -> Any:
         """The decoded body of a whole answer, or the error it means; a 429 slows the whole budget."""
-        if answer.status == 429:
-            wait = parse_retry_after(answer.headers.get("Retry-After"))
-            limit = self.route.config.retry_policy.retry_after_max
-            self.route.budget.throttled(None if wait is None else min(wait, limit))
-        return interpret(
-            answer,
-            api_key=self.route.config.api_key,
-            method=self.method,
-            path=self.path,
-            campaign_id=self.campaign_id,
-        )
+        try:
+            return interpret(
+                answer,
+                api_key=self.route.config.api_key,
+                method=self.method,
+                path=self.path,
+                campaign_id=self.campaign_id,
+            )
+        except SigmaMindError as err:
+            if answer.status == 429:  # the error holds the server's Retry-After, read once
+                wait, limit = err.retry_after, self.route.config.retry_policy.retry_after_max
+                self.route.budget.throttled(None if wait is None else min(wait, limit))
+            raise
 
     def failure(self, failure: TransportFailure, request: Request) -> SigmaMindError:
         """The error for an attempt that got no whole answer."""

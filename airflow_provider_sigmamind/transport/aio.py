@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_sigmamind.defaults import CONNECT_TIMEOUT
 from airflow_provider_sigmamind.transport import (
-    MAX_RESPONSE_BYTES,
     Answer,
-    BodyTooLarge,
     Request,
     TransportFailure,
     Unfinished,
@@ -67,17 +65,14 @@ async def send(session: aiohttp.ClientSession, request: Request) -> Answer:
             proxy=request.proxy,
             ssl=ssl_context(request.ca_file) if https else True,
         ) as response:
-            status = response.status
-            length = response.content_length
-            if length is not None and length > MAX_RESPONSE_BYTES:
-                raise BodyTooLarge(status)
-            body = BoundedBody(status, response.headers.get("Content-Encoding"))
-            if length is not None:
+            headers = response.headers
+            body = BoundedBody(response.status, headers.get("Content-Encoding"), declared=headers.get("Content-Length"))
+            if response.content_length is not None:  # declared: read at once
                 body.feed(await response.content.read())
             else:
                 async for chunk in response.content.iter_any():
                     body.feed(chunk)
-            return Answer(status, response.headers, body.finish())
+            return Answer(response.status, headers, body.finish())
     except TransportFailure:
         raise
     except TimeoutError:  # aiohttp's own timeouts are TimeoutError subclasses too

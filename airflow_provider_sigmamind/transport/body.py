@@ -27,11 +27,17 @@ class BoundedBody:
     :param status: the answer's HTTP status (named in :class:`BodyTooLarge`).
     :param encoding: the ``Content-Encoding`` header, or ``None``.
     :param limit: the most bytes accepted, raw or decompressed.
+    :param declared: the ``Content-Length`` header, or ``None``: a body declared larger than the
+        limit is refused before any of it is read.
     """
 
     __slots__ = ("_decompressor", "_limit", "_parts", "_raw", "_size", "_status")
 
-    def __init__(self, status: int, encoding: str | None, limit: int = MAX_RESPONSE_BYTES) -> None:
+    def __init__(
+        self, status: int, encoding: str | None, limit: int = MAX_RESPONSE_BYTES, *, declared: str | None = None
+    ) -> None:
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            raise BodyTooLarge(status)
         self._status = status
         self._limit = limit
         self._parts: list[bytes] = []

@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sigmamind.defaults import CONNECT_TIMEOUT
 from airflow_provider_sigmamind.transport import (
-    MAX_RESPONSE_BYTES,
     Answer,
-    BodyTooLarge,
     Request,
     TransportFailure,
     Unfinished,
@@ -228,10 +226,8 @@ class SyncTransport:
 
 def _read(response: requests.Response) -> bytes:
     """The body, raw from the socket and decompressed by :class:`BoundedBody`."""
-    length = response.headers.get("Content-Length")
-    if length is not None and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
-        raise BodyTooLarge(response.status_code)
-    body = BoundedBody(response.status_code, response.headers.get("Content-Encoding"))
+    headers = response.headers
+    body = BoundedBody(response.status_code, headers.get("Content-Encoding"), declared=headers.get("Content-Length"))
     for chunk in response.raw.stream(65536, decode_content=False):
         body.feed(chunk)
     return body.finish()

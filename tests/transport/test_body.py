@@ -46,6 +46,17 @@ def test_the_limit_holds_raw_and_inflated(encoding):
     assert excinfo.value.status == 200
 
 
+@pytest.mark.parametrize(("declared", "refused"), [("10001", True), (" 10001 ", True), ("10000", False), ("x", False)])
+def test_a_body_declared_larger_than_the_limit_is_refused_before_any_is_read(declared, refused):
+    if refused:
+        with pytest.raises(BodyTooLarge):
+            BoundedBody(503, None, 10_000, declared=declared)
+    else:  # within the limit, or unreadable: the bytes that come are counted instead
+        body = BoundedBody(200, None, 10_000, declared=declared)
+        body.feed(b"{}")
+        assert body.finish() == b"{}"
+
+
 def test_a_bomb_is_refused_after_the_limit_not_inflated_whole():
     bomb = gzip.compress(bytes(50 * 1024 * 1024))
     body = BoundedBody(200, "gzip", 1024)
