@@ -127,6 +127,13 @@ class SharedPolls:
         else:
             watchers.pop(key, None)
 
+    def alone(self, account: str, campaign_id: str) -> bool:
+        """True when one wait alone watches ``campaign_id`` and nothing is kept or in flight for it:
+        its poll is then made straight through, as :meth:`get` would make it."""
+        table = self._table()
+        key = (account, campaign_id)
+        return table.watchers.get(key) == 1 and key not in table.entries
+
     async def get(
         self,
         account: str,
@@ -159,9 +166,9 @@ class SharedPolls:
                 return listed[campaign_id]
             if isinstance(listed, BaseException) and not isinstance(listed, SigmaMindError):
                 raise listed
-        key = (account, campaign_id)
-        if table.watchers.get(key) == 1 and key not in table.entries:  # watched by the asking wait alone
+        if self.alone(account, campaign_id):
             return await fetch()
+        key = (account, campaign_id)
         outcome = await self._shared(loop, table, key, max_age, deadline, campaign_id, fetch)
         if isinstance(outcome, SigmaMindError):
             raise copy_error(outcome)

@@ -204,12 +204,15 @@ def test_an_answer_only_one_wait_watches_is_not_kept_and_is_shared_once_a_second
     fetch = CountedFetch()
 
     async def main() -> None:
+        assert not polls.alone("acct", "camp_1")  # nobody has joined: kept, as for any caller
         polls.join("acct", "camp_1")
+        assert polls.alone("acct", "camp_1")  # the hook then asks straight away, without get()
         await polls.get("acct", "camp_1", 10, 5, fetch)
         await polls.get("acct", "camp_1", 10, 5, fetch)
         assert fetch.calls == 2  # nobody else would read it: asked again, nothing held in between
         assert polls._table().entries == {}
         polls.join("acct", "camp_1")  # a second wait on the same campaign
+        assert not polls.alone("acct", "camp_1")
         await polls.get("acct", "camp_1", 10, 5, fetch)
         await polls.get("acct", "camp_1", 10, 5, fetch)
         assert fetch.calls == 3

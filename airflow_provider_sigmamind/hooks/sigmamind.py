@@ -398,7 +398,7 @@ class SigmaMindHook(BaseHook):
 
         Reading the connection (the key is registered with the secrets masker, a round trip to the
         supervisor) runs in asgiref's worker thread."""
-        return (await self._aroute()).config
+        return (self._async_route or await self._aroute()).config
 
     async def _aroute(self) -> Route:
         if self._async_route is None:  # one lookup per connection and settings per loop (routes.py)
@@ -451,7 +451,7 @@ class SigmaMindHook(BaseHook):
         :param policy: overrides the hook's retry policy for this call.
         :raises SigmaMindError: the subclass that says what went wrong.
         """
-        route = await self._aroute()
+        route = self._async_route or await self._aroute()  # no coroutine once looked up: one less per poll
         session = self._session()
         call = ApiCall(route, method, path, campaign_id=campaign_id, params=params, json=json_body)
         attempts = (policy or route.config.retry_policy).start(once=not retry)
@@ -482,14 +482,15 @@ class SigmaMindHook(BaseHook):
         :raises SigmaMindError: for every other failure (see :mod:`airflow_provider_sigmamind.exceptions`).
         """
         if max_age:
-            route = await self._aroute()
+            route = self._async_route or await self._aroute()
             if (key := (route.account, campaign_id)) not in self._watching:
                 self._watching += (key,)
                 shared_polls.join(*key)
-            deadline = (policy or route.config.retry_policy).deadline
-            fetch = lambda: self.aget_campaign(campaign_id, policy=policy)  # noqa: E731
-            lister = self if route.config.batch_polling else None
-            return await shared_polls.get(route.account, campaign_id, max_age, deadline, fetch, lister=lister)
+            if route.config.batch_polling or not shared_polls.alone(*key):  # else asked for straight away
+                deadline = (policy or route.config.retry_policy).deadline
+                fetch = lambda: self.aget_campaign(campaign_id, policy=policy)  # noqa: E731
+                lister = self if route.config.batch_polling else None
+                return await shared_polls.get(route.account, campaign_id, max_age, deadline, fetch, lister=lister)
         path = campaign_path(campaign_id)
         data = await self.arequest("GET", path, campaign_id=campaign_id, policy=policy)
         return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)
