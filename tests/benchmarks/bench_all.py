@@ -1,4 +1,4 @@
-"""Run every benchmark and print the tables for docs/performance.md (``make bench``, about 5 minutes).
+"""Run every benchmark and print the tables for docs/performance.md (``make bench``, about 12 minutes).
 
 ``BENCH_QUICK=1 make bench`` runs every measure tiny (well under a minute): a smoke test of the
 benchmark code for CI, whose figures mean nothing. Not part of ``make test``: the figures depend on
