@@ -147,6 +147,10 @@ def campaign(status: str = "live") -> Campaign:
     return campaign_from_json(payload, status_code=200, method="GET", path="/v1/campaigns/camp_1", campaign_id="camp_1")
 
 
+def unavailable() -> SigmaMindServerError:
+    return SigmaMindServerError("SigmaMind failed (HTTP 503)", status_code=503, campaign_id="camp_1")
+
+
 def test_waiters_share_one_request_and_get_their_own_copy_of_its_error():
     polls = SharedPolls()
     calls = 0
@@ -155,7 +159,7 @@ def test_waiters_share_one_request_and_get_their_own_copy_of_its_error():
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.01)
-        raise SigmaMindServerError("SigmaMind failed (HTTP 503)", status_code=503, campaign_id="camp_1")
+        raise unavailable()
 
     async def main() -> list[BaseException]:
         got = await asyncio.gather(
@@ -291,7 +295,7 @@ def test_a_failed_ask_ahead_leaves_the_old_answer_until_it_expires_and_is_not_re
         nonlocal calls
         calls += 1
         if calls == 2:
-            raise SigmaMindServerError("SigmaMind failed (HTTP 503)", status_code=503, campaign_id="camp_1")
+            raise unavailable()
         return campaign("live" if calls == 1 else "completed")
 
     async def main() -> None:
