@@ -176,14 +176,24 @@ def test_waiters_share_one_request_and_get_their_own_copy_of_its_error():
 
 
 class CountedFetch:
-    """A fetch that answers a live campaign at once, counting its calls."""
+    """A fetch that answers ``outcomes`` in turn (a campaign, or an error it raises), then a live
+    campaign, counting its calls; call number ``hold`` sets :attr:`asked` and waits for :attr:`gate`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *outcomes: Campaign | Exception, hold: int | None = None) -> None:
         self.calls = 0
+        self._outcomes = list(outcomes)
+        self._hold = hold
+        self.asked, self.gate = asyncio.Event(), asyncio.Event()
 
     async def __call__(self) -> Campaign:
         self.calls += 1
-        return campaign()
+        if self.calls == self._hold:
+            self.asked.set()
+            await self.gate.wait()
+        outcome = self._outcomes.pop(0) if self._outcomes else campaign()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
 
 def test_an_answer_is_reused_for_max_age_then_asked_again():
@@ -259,44 +269,26 @@ def test_a_follower_waits_no_longer_than_its_own_deadline_and_survives_the_leade
 def test_an_answer_is_asked_for_ahead_and_the_polls_meanwhile_get_the_one_it_replaces():
     """A slow request (a batch round) holds up the one poll that asks ahead, not the others."""
     polls = SharedPolls()
-    answers = iter([campaign("live"), campaign("completed")])
-    calls = 0
+    fetch = CountedFetch(campaign("live"), campaign("completed"), hold=2)
 
     async def main() -> None:
-        asked, gate = asyncio.Event(), asyncio.Event()
-
-        async def fetch() -> Campaign:
-            nonlocal calls
-            calls += 1
-            if calls == 2:
-                asked.set()
-                await gate.wait()
-            return next(answers)
-
         first = await polls.get("acct", "camp_1", 10, 5, fetch)
         polls._table().entries[("acct", "camp_1")].took = 10.0  # type: ignore[union-attr]  # as slow as max_age
         ahead = asyncio.create_task(polls.get("acct", "camp_1", 10, 5, fetch))
-        await asyncio.wait_for(asked.wait(), 5)
+        await asyncio.wait_for(fetch.asked.wait(), 5)
         assert await polls.get("acct", "camp_1", 10, 5, fetch) is first  # not held up by the request ahead
         assert not ahead.done()
-        gate.set()
+        fetch.gate.set()
         assert (await ahead).status.value == "completed"
         assert (await polls.get("acct", "camp_1", 10, 5, fetch)).status.value == "completed"
-        assert calls == 2
+        assert fetch.calls == 2
 
     asyncio.run(main())
 
 
 def test_a_failed_ask_ahead_leaves_the_old_answer_until_it_expires_and_is_not_repeated_before():
     polls = SharedPolls()
-    calls = 0
-
-    async def fetch() -> Campaign:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise unavailable()
-        return campaign("live" if calls == 1 else "completed")
+    fetch = CountedFetch(campaign("live"), unavailable(), campaign("completed"))
 
     async def main() -> None:
         first = await polls.get("acct", "camp_1", 10, 5, fetch)
@@ -304,10 +296,10 @@ def test_a_failed_ask_ahead_leaves_the_old_answer_until_it_expires_and_is_not_re
         with pytest.raises(SigmaMindServerError):
             await polls.get("acct", "camp_1", 10, 5, fetch)  # the poll that asked ahead gets the failure
         assert await polls.get("acct", "camp_1", 10, 5, fetch) is first  # the others: the old answer
-        assert calls == 2
+        assert fetch.calls == 2
         polls._table().entries[("acct", "camp_1")].at -= 10.0  # type: ignore[union-attr]  # max_age later
         assert (await polls.get("acct", "camp_1", 10, 5, fetch)).status.value == "completed"
-        assert calls == 3
+        assert fetch.calls == 3
 
     asyncio.run(main())
 

@@ -36,7 +36,8 @@ class BoundedBody:
     def __init__(
         self, status: int, encoding: str | None, limit: int = MAX_RESPONSE_BYTES, *, declared: str | None = None
     ) -> None:
-        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        length = (declared or "").strip()
+        if length.isascii() and length.isdigit() and int(length) > limit:  # "²" is a digit to isdigit()
             raise BodyTooLarge(status)
         self._status = status
         self._limit = limit

@@ -46,7 +46,10 @@ def test_the_limit_holds_raw_and_inflated(encoding):
     assert excinfo.value.status == 200
 
 
-@pytest.mark.parametrize(("declared", "refused"), [("10001", True), (" 10001 ", True), ("10000", False), ("x", False)])
+@pytest.mark.parametrize(
+    ("declared", "refused"),
+    [("10001", True), (" 10001 ", True), ("10000", False), ("x", False), ("", False), ("²", False), ("١٢٣٤٥٦", False)],
+)
 def test_a_body_declared_larger_than_the_limit_is_refused_before_any_is_read(declared, refused):
     if refused:
         with pytest.raises(BodyTooLarge):
