@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from airflow_provider_sigmamind.paths import MAX_CAMPAIGN_ID_LENGTH, call_path, 
 from airflow_provider_sigmamind.retry import Attempts, RetryPolicy
 from airflow_provider_sigmamind.routes import shared_routes
 from airflow_provider_sigmamind.transport import TransportFailure, aio
-from airflow_provider_sigmamind.transport.pool import ASYNC_MAX_CONNECTIONS, HookSessions
+from airflow_provider_sigmamind.transport.pool import ASYNC_MAX_CONNECTIONS, Lease, shared_sessions
 from airflow_provider_sigmamind.transport.sync import SyncTransport
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class SigmaMindHook(BaseHook):
         self._max_retries = max_retries
         self._retry_policy = retry_policy
         self._async_route: Route | None = None
-        self._sessions = HookSessions()
+        self._lease: Lease | None = None  # on the running loop's shared aiohttp session
         self._watching: tuple[tuple[str, str], ...] = ()  # campaigns joined in coalesce.py, left by aclose()
 
     def __repr__(self) -> str:
@@ -257,10 +257,8 @@ class SigmaMindHook(BaseHook):
         return CALLS.listing(self.request, status=status, page_size=page_size, keep=keep, logger=self.log)
 
     def get_call(self, call_id: str) -> Call:
-        """Fetch one call (:class:`SigmaMindNotFoundError` when it does not exist for this key).
-
-        :param call_id: the call's id, exactly as SigmaMind gave it.
-        """
+        """Fetch one call by its id, exactly as SigmaMind gave it (:class:`SigmaMindNotFoundError` when
+        it does not exist for this key)."""
         path = call_path(call_id)
         return call_from_json(self.request("GET", path), path=path, call_id=call_id)
 
@@ -394,10 +392,8 @@ class SigmaMindHook(BaseHook):
     # -- the async twin, for triggers ---------------------------------------------------------
 
     async def aget_config(self) -> SigmaMindConfig:
-        """The connection's settings, looked up without blocking the event loop (once per hook).
-
-        Reading the connection (the key is registered with the secrets masker, a round trip to the
-        supervisor) runs in asgiref's worker thread."""
+        """The connection's settings, looked up once per hook without blocking the event loop: in asgiref's
+        worker thread, as the key is registered with the secrets masker (a round trip to the supervisor)."""
         return (self._async_route or await self._aroute()).config
 
     async def _aroute(self) -> Route:
@@ -413,14 +409,16 @@ class SigmaMindHook(BaseHook):
 
     def _session(self) -> Any:
         """The running loop's shared ``aiohttp`` session, leased on first use in this loop."""
-        return self._sessions.session()
+        lease = self._lease = shared_sessions.lease(self._lease)
+        return lease.session
 
     async def aclose(self) -> None:
         """Give back the lease on the loop's shared session (the last closes it); stop watching campaigns."""
         for key in self._watching:
             shared_polls.leave(*key)
         self._watching = ()
-        await self._sessions.release()
+        lease, self._lease = self._lease, None
+        await shared_sessions.give_back(lease)
 
     async def __aenter__(self) -> SigmaMindHook:
         return self
@@ -439,16 +437,10 @@ class SigmaMindHook(BaseHook):
         retry: bool = True,
         policy: RetryPolicy | None = None,
     ) -> Any:
-        """The async twin of :meth:`request`: same retry policy, same errors, same decoding; through
-        the loop's one ``aiohttp`` session (:mod:`~airflow_provider_sigmamind.transport.pool`).
+        """The async twin of :meth:`request` (its parameters but ``data`` and ``files``): same retry
+        policy, same errors, same decoding; through the loop's one ``aiohttp`` session
+        (:mod:`~airflow_provider_sigmamind.transport.pool`).
 
-        :param method: HTTP method.
-        :param path: the path below the base URL, already encoded (see :func:`campaign_path`).
-        :param campaign_id: the campaign concerned, named in errors.
-        :param params: the query.
-        :param json_body: a body sent as JSON.
-        :param retry: ``False`` for calls that must not be repeated blindly.
-        :param policy: overrides the hook's retry policy for this call.
         :raises SigmaMindError: the subclass that says what went wrong.
         """
         route = self._async_route or await self._aroute()  # no coroutine once looked up: one less per poll
@@ -483,14 +475,25 @@ class SigmaMindHook(BaseHook):
         """
         if max_age:
             route = self._async_route or await self._aroute()
-            if (key := (route.account, campaign_id)) not in self._watching:
-                self._watching += (key,)
-                shared_polls.join(*key)
-            if route.config.batch_polling or not shared_polls.alone(*key):  # else asked for straight away
-                deadline = (policy or route.config.retry_policy).deadline
-                fetch = lambda: self.aget_campaign(campaign_id, policy=policy)  # noqa: E731
-                lister = self if route.config.batch_polling else None
-                return await shared_polls.get(route.account, campaign_id, max_age, deadline, fetch, lister=lister)
+            if (shared := self._shared_poll(route, campaign_id, policy, max_age)) is not None:
+                return await shared
         path = campaign_path(campaign_id)
         data = await self.arequest("GET", path, campaign_id=campaign_id, policy=policy)
         return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)
+
+    def _shared_poll(
+        self, route: Route, campaign_id: str, policy: RetryPolicy | None, max_age: float
+    ) -> Awaitable[Campaign] | None:
+        """Watch ``campaign_id`` (once per hook); the poll shared with other waits on it (coalesce.py),
+        or ``None`` when this wait alone watches it. Not inline in :meth:`aget_campaign`, so that what
+        it makes (a key, the closure's cells) is gone before the request, not alive through it."""
+        key = (route.account, campaign_id)
+        if key not in self._watching:
+            self._watching += (key,)
+            shared_polls.join(*key)
+        if not route.config.batch_polling and shared_polls.alone(*key):
+            return None
+        deadline = (policy or route.config.retry_policy).deadline
+        fetch = lambda: self.aget_campaign(campaign_id, policy=policy)  # noqa: E731
+        lister = self if route.config.batch_polling else None
+        return shared_polls.get(route.account, campaign_id, max_age, deadline, fetch, lister=lister)

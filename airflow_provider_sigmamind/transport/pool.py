@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["ASYNC_MAX_CONNECTIONS", "HookSessions", "Lease", "SharedSessions", "shared_sessions"]
+__all__ = ["ASYNC_MAX_CONNECTIONS", "Lease", "SharedSessions", "shared_sessions"]
 
 #: Most sockets one event loop holds open, however many triggers poll through it.
 ASYNC_MAX_CONNECTIONS = 100
@@ -38,7 +38,9 @@ def _new_session() -> aiohttp.ClientSession:
         auto_decompress=False,  # bodies are decompressed with a bound by transport.body
         trust_env=False,  # proxies and CA bundle are chosen by transport.network
         timeout=aiohttp.ClientTimeout(total=None),  # every request brings its own
-        skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
+        # No skip_auto_headers: every request carries Accept, Accept-Encoding and User-Agent, and a
+        # Content-Type with any body (api_call.py), so aiohttp adds none of its own; naming them
+        # would cost each request a header table of its own, alive until the answer.
     )
     # aiohttp silently resends an idempotent request once when a reused connection drops before the
     # answer; requests does not. One attempt is one request on both paths, counted by our retry
@@ -95,6 +97,27 @@ class SharedSessions:
         if self._let_go(lease) and lease.loop.is_closed():
             lease.session.detach()  # its sockets were closed with the loop
 
+    def lease(self, held: Lease | None) -> Lease:
+        """A hook's lease for the running loop: ``held`` if it is this loop's, else a new one (a
+        ``held`` from an earlier loop, an earlier ``asyncio.run``, is given up).
+
+        The hook keeps the lease itself, not an object around it: at thousands of waits, each object
+        a hook holds is one more that every full collection walks."""
+        if held is not None:
+            if held.loop is asyncio.get_running_loop():
+                return held
+            self.abandon(held)
+        return self.acquire()
+
+    async def give_back(self, held: Lease | None) -> None:
+        """A hook's lease given back, from its own loop or another; nothing to do without one."""
+        if held is None:
+            return
+        if held.loop is asyncio.get_running_loop():
+            await self.release(held)
+        else:
+            self.abandon(held)
+
     def open_sessions(self) -> int:
         """How many sessions the running loop holds (0 or 1; for tests and benchmarks)."""
         with self._lock:
@@ -103,28 +126,3 @@ class SharedSessions:
 
 
 shared_sessions = SharedSessions()
-
-
-class HookSessions:
-    """One hook's lease on the running loop's session, taken anew when the hook runs in another loop."""
-
-    def __init__(self) -> None:
-        self._lease: Lease | None = None
-
-    def session(self) -> aiohttp.ClientSession:
-        """The running loop's session, leased on first use in this loop."""
-        lease = self._lease
-        if lease is None or lease.loop is not asyncio.get_running_loop():
-            if lease is not None:  # used in an earlier loop (an earlier asyncio.run) and not released
-                shared_sessions.abandon(lease)
-            lease = self._lease = shared_sessions.acquire()
-        return lease.session
-
-    async def release(self) -> None:
-        """Give the lease back (the last one closes the session); nothing to do without one."""
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            if lease.loop is asyncio.get_running_loop():
-                await shared_sessions.release(lease)
-            else:
-                shared_sessions.abandon(lease)

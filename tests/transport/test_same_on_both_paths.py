@@ -188,3 +188,17 @@ def test_cookies_a_server_sets_are_never_sent_back(simulator, monkeypatch, path)
     first, second = simulator.requests_for(cid)
     assert first.authorized
     assert "cookie" not in second.headers
+
+
+def test_both_paths_send_the_same_headers_and_no_library_defaults(simulator, monkeypatch):
+    use(monkeypatch, simulator.url)
+    cid = simulator.add_campaign()["campaignId"]
+    for path in PATHS:
+        assert isinstance(fetch(cid, path=path), Campaign)
+    sync_request, async_request = simulator.requests_for(cid)
+    sent = [{name: value for name, value in r.headers.items() if name != "host"} for r in (sync_request, async_request)]
+    assert sent[0] == sent[1]  # neither library adds a header of its own (aiohttp's Accept: */*, its User-Agent)
+    assert set(sent[0]) == {"accept", "accept-encoding", "user-agent"}  # and the key, which the simulator does not keep
+    assert sent[0]["accept"] == "application/json"
+    assert sync_request.authorized
+    assert async_request.authorized
