@@ -22,7 +22,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -74,15 +74,15 @@ class Tally:
         self.ended_early = 0
         self.recording = False
         self.lateness: list[float] = []
-        self._last_end: dict[str, float] = {}
+        self._last_end: dict[Hashable, float] = {}
 
-    def start(self, campaign_id: str) -> None:
-        previous = self._last_end.get(campaign_id)
+    def start(self, wait: Hashable) -> None:
+        previous = self._last_end.get(wait)
         if self.recording and previous is not None:
             self.lateness.append(time.monotonic() - previous - self.interval)
 
-    def end(self, campaign_id: str) -> None:
-        self._last_end[campaign_id] = time.monotonic()
+    def end(self, wait: Hashable) -> None:
+        self._last_end[wait] = time.monotonic()
         self.polls += 1
 
 
@@ -107,29 +107,39 @@ class GcWatch:
 
 
 def instrument_provider(tally: Tally, *, coalesce: bool = True) -> None:
-    """Wrap ``SigmaMindHook.aget_campaign`` (the class the trigger uses) to time and count its polls;
-    ``coalesce=False`` drops the trigger's ``max_age`` (one request per poll, as before coalescing)."""
-    from airflow_provider_sigmamind.exceptions import SigmaMindError
+    """Time and count the trigger's polls: a poll starts when it calls ``SigmaMindHook.aget_campaign``
+    (with ``max_age``, as the trigger does) and ends when its answer or its failure is judged
+    (``CampaignWatch.observe`` / ``poll_failed``), both in the wait's own task, which names the wait.
+    ``coalesce=False`` drops the trigger's ``max_age`` (one request per poll, as before coalescing).
+
+    Plain functions around the originals, never a coroutine: a coroutine of the benchmark's own
+    would be one more object alive through every request of the provider's, which the bare
+    clients' polls do not have, and the young collections a poll causes grow with those.
+    """
     from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
+    from airflow_provider_sigmamind.watch import CampaignWatch
 
-    original = SigmaMindHook.aget_campaign
+    aget_campaign, observe, poll_failed = SigmaMindHook.aget_campaign, CampaignWatch.observe, CampaignWatch.poll_failed
 
-    async def aget_campaign(self: SigmaMindHook, campaign_id: str, **kwargs: Any) -> Any:
-        if not kwargs.get("max_age"):  # the shared request behind coalesced polls: not a wait's poll
-            return await original(self, campaign_id, **kwargs)
-        if not coalesce:
-            kwargs["max_age"] = None
-        wait = str(id(self))  # one hook per trigger; several waits may share a campaign
-        tally.start(wait)
-        try:
-            return await original(self, campaign_id, **kwargs)
-        except SigmaMindError:
-            tally.failed += 1
-            raise
-        finally:
-            tally.end(wait)
+    def timed_aget_campaign(self: SigmaMindHook, campaign_id: str, **kwargs: Any) -> Any:
+        if kwargs.get("max_age"):  # not the shared request behind coalesced polls: a wait's poll
+            tally.start(id(asyncio.current_task()))
+            if not coalesce:
+                kwargs["max_age"] = None
+        return aget_campaign(self, campaign_id, **kwargs)
 
-    SigmaMindHook.aget_campaign = aget_campaign  # type: ignore[method-assign]
+    def timed_observe(self: CampaignWatch, campaign: Any) -> Any:
+        tally.end(id(asyncio.current_task()))
+        return observe(self, campaign)
+
+    def timed_poll_failed(self: CampaignWatch, err: Any) -> None:
+        tally.failed += 1
+        tally.end(id(asyncio.current_task()))
+        poll_failed(self, err)
+
+    SigmaMindHook.aget_campaign = timed_aget_campaign  # type: ignore[method-assign,assignment]
+    CampaignWatch.observe = timed_observe  # type: ignore[method-assign]
+    CampaignWatch.poll_failed = timed_poll_failed  # type: ignore[method-assign]
 
 
 async def provider_waits(sim: Any, tally: Tally, *, coalesce: bool = True) -> Wait:
