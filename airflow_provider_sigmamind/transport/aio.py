@@ -54,7 +54,10 @@ async def send(session: aiohttp.ClientSession, request: Request) -> Answer:
     """
     https = request.url.startswith("https:")
     try:
-        async with session.request(
+        # Awaited, not entered with ``async with``: the context manager's ``__aenter__`` would be one
+        # more coroutine alive through every request (what a triggerer's young collections grow
+        # with); ``release()`` below is what its exit does.
+        response = await session.request(
             request.method,
             _url(request.url),
             headers=request.headers,
@@ -64,7 +67,8 @@ async def send(session: aiohttp.ClientSession, request: Request) -> Answer:
             timeout=_timeout(round(request.timeout, 3)),
             proxy=request.proxy,
             ssl=ssl_context(request.ca_file) if https else True,
-        ) as response:
+        )
+        try:
             headers = response.headers
             body = BoundedBody(response.status, headers.get("Content-Encoding"), declared=headers.get("Content-Length"))
             if response.content_length is not None:  # declared: read at once
@@ -73,6 +77,8 @@ async def send(session: aiohttp.ClientSession, request: Request) -> Answer:
                 async for chunk in response.content.iter_any():
                     body.feed(chunk)
             return Answer(response.status, headers, body.finish())
+        finally:
+            response.release()  # the connection goes back to the pool, or is closed if not read to the end
     except TransportFailure:
         raise
     except TimeoutError:  # aiohttp's own timeouts are TimeoutError subclasses too
