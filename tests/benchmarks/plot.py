@@ -15,6 +15,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.bench_fanout import SCALE_STAGES
+
 FIGURES = Path("docs/performance-figures.json")
 OUTPUT = Path("docs/img/fanout.svg")
 #: Client -> (label, colour), in legend order.
@@ -27,10 +29,11 @@ PANEL_W, PANEL_H, MARGIN = 360, 240, 56
 
 
 def points(summaries: list[dict[str, Any]], client: str, field: str) -> list[tuple[int, float, bool]]:
-    """(N, value, could-not-keep-up) of ``client`` at every N measured with distinct campaigns and no budget."""
+    """(N, value, could-not-keep-up) of ``client`` at each N of the scale stages (``SCALE_STAGES``: one
+    GET per wait, distinct campaigns, no budget; the batch stage has distinct campaigns too)."""
     out = {}
     for s in summaries:
-        if s["client"] == client and s["budget"] is None and s["campaigns"] == s["n"]:
+        if s["client"] == client and s["stage"] in SCALE_STAGES:
             value = statistics_median(s["cpu_ms"]) if field == "cpu" else s["p99_ms"]
             if value is not None and not math.isnan(value):
                 out[s["n"]] = (s["n"], value, s["overloaded_after"] is not None)
