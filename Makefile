@@ -4,7 +4,7 @@
 #   make docs   build the documentation site into docs/_build/html (warnings are errors)
 #   make ui-check  the Airflow UI in headless Chromium: connection form, Test button, a DAG run
 #   make test-triggerer  every example DAG run by a real scheduler and triggerer (about 90 s)
-#   make bench  the benchmarks of docs/performance.md (about 12 minutes; prints the tables)
+#   make bench  the benchmarks of docs/performance.md (about 20 minutes; prints the tables)
 #   make reliability  the fault matrix, hostile inputs, property tests and secret audit of docs/reliability.md
 #   make lanes  the built wheel on Airflow 2.11, 3.0, 3.1, 3.2 and on 3.3 with Python 3.12/3.13 (docs/compatibility.md);
 #               on 3.0 to 3.2 also the event, asset and approval examples on a real deployment

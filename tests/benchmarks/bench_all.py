@@ -1,4 +1,4 @@
-"""Run every benchmark and print the tables for docs/performance.md (``make bench``, about 12 minutes).
+"""Run every benchmark and print the tables for docs/performance.md (``make bench``, about 20 minutes).
 
 ``BENCH_QUICK=1 make bench`` runs every measure tiny (well under a minute): a smoke test of the
 benchmark code for CI, whose figures mean nothing. Not part of ``make test``: the figures depend on
@@ -57,13 +57,13 @@ def goals(fanout: list[dict[str, Summary]], sync: dict[str, list[float]]) -> lis
         ],
         [
             f"p99 poll lateness at N = {late['provider'].n:,}: under 50 ms",
-            f"{p99:.0f} ms (p50 {late['provider'].p50_ms:.1f} ms; {late['provider'].full_gcs} full collections, "
+            f"{p99:.0f} ms (p50 {late['provider'].p50_ms:.1f} ms; {late['provider'].full_gcs} full collection(s), "
             f"young-collection threshold {late['provider'].gc_threshold:,}); bare {library}: {bare_p99}",
             met(p99 < 50),
         ],
         [
             f"...with the young-collection threshold at {tuned.gc_threshold:,} (`airflow_local_settings.py`)",
-            f"{tuned.p99_ms:.0f} ms (p50 {tuned.p50_ms:.1f} ms; {tuned.full_gcs} full collections)",
+            f"{tuned.p99_ms:.0f} ms (p50 {tuned.p50_ms:.1f} ms; {tuned.full_gcs} full collection(s))",
             met(tuned.p99_ms < 50),
         ],
         [

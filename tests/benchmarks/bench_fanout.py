@@ -11,7 +11,7 @@ simulator in another process, so the CPU measured (``time.process_time()``) is t
 
 The bare clients run in the same harness as the trigger (a task per wait under a portal, the
 request in a task of its own, a sleep of the interval between polls), so the difference between
-two rows is the client's. Every process imports the trigger module, so heaps are alike. Each
+two rows is the client's. Every process imports what a triggerer has (simproc.triggerer_heap). Each
 client runs ``rounds`` times, the order of the clients reversed every other round; each process
 measures ``windows`` windows. A stage may name ``built_on``: the library the provider was found
 to be built on in an earlier stage.

@@ -110,8 +110,9 @@ async def scenario(sim: Any, client: str, n: int, window: float) -> dict[str, An
 
 
 def one(client: str, n: int, window: float) -> dict[str, Any]:
-    import airflow_provider_sigmamind.triggers.campaign  # noqa: F401  (the same heap for every client)
-    from tests.benchmarks.simproc import simulator_process
+    from tests.benchmarks.simproc import simulator_process, triggerer_heap
+
+    triggerer_heap()  # the same heap for every client, a triggerer's
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -377,8 +377,9 @@ def overload_watchdog(sim: Any, client: str, stage: Stage, tally: Tally, watch: 
 
 def one(client: str, stage: Stage) -> dict[str, Any]:
     """One client at one stage, in this process (``run_stage`` runs each in a fresh one)."""
-    import airflow_provider_sigmamind.triggers.campaign  # noqa: F401  (the same heap for every client)
-    from tests.benchmarks.simproc import simulator_process
+    from tests.benchmarks.simproc import simulator_process, triggerer_heap
+
+    triggerer_heap()  # the same heap for every client, a triggerer's
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
