@@ -48,7 +48,7 @@ STAGES = [
     ),
     # The lateness goals' stages. CPython's full collections (200-500 ms at these N, every stall
     # of the loop beyond a few ms) set p99, so the window must hold them at their own rate: at
-    # 5,000 waits, 120 s (a 30 s window held none or one by luck; its p99 read 12-98 ms on one
+    # 5,000 waits, 120 s (a 30 s window held none or one by luck; its p99 read 12-98 ms on the same
     # code). 10,000: 30 s, which every run so far found a full collection in.
     Stage(5000, 10.0, (*_BASE, "built_on"), rounds=1, windows=1, window_seconds=120.0, gc_seconds=0.5),
     Stage(10000, 10.0, _BASE, rounds=1, windows=1, window_seconds=30.0, gc_seconds=0.5),
