@@ -40,7 +40,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_sigmamind.campaign_feed import batch_round
+from airflow_provider_sigmamind.campaign_feed import batch_round, listed_campaign
 from airflow_provider_sigmamind.exceptions import SigmaMindError, no_time_left
 from airflow_provider_sigmamind.models import Campaign
 from airflow_provider_sigmamind.paths import campaign_path
@@ -163,7 +163,7 @@ class SharedPolls:
                 loop, table, (account, _ROUND), max_age, deadline, campaign_id, lambda: batch_round(lister)
             )
             if isinstance(listed, dict) and campaign_id in listed:
-                return listed[campaign_id]
+                return listed_campaign(listed[campaign_id])
             if isinstance(listed, BaseException) and not isinstance(listed, SigmaMindError):
                 raise listed
         if self.alone(account, campaign_id):

@@ -11,6 +11,7 @@ of 20.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_sigmamind.campaign_feed import batch_round, listed_campaign
+from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook
+from airflow_provider_sigmamind.models import Campaign
 from airflow_provider_sigmamind.simulator import Fault
 from airflow_provider_sigmamind.transport import aio
 from airflow_provider_sigmamind.triggers.campaign import CampaignStatusTrigger
@@ -215,6 +219,25 @@ def test_batch_polling_answers_the_waits_from_the_list_and_asks_alone_for_a_camp
     assert len(simulator.requests_for(done)) == 1  # listed in no round: asked for alone, once
     rounds = len(listed_pages(simulator)) / 3  # a page per status a round lists (30 fit in one)
     assert rounds <= elapsed / 0.1 + 2, (rounds, elapsed)
+
+
+def test_a_batch_round_keeps_nothing_the_garbage_collector_walks_and_reads_back_what_a_get_answers(
+    simulator, monkeypatch
+):
+    """A round lives through a poll interval: kept as objects, thousands of campaigns a round reach
+    the collector's oldest generation and bring on full collections (docs/performance.md)."""
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, batch_polling=True))
+    cids = [simulator.add_campaign(status=status)["campaignId"] for status in ("scheduled", "live", "paused") * 3]
+
+    async def round_and_gets() -> tuple[dict[str, str] | None, list[Campaign]]:
+        async with SigmaMindHook() as hook:
+            return await batch_round(hook), [await hook.aget_campaign(cid) for cid in cids]
+
+    listed, got = asyncio.run(round_and_gets())
+    assert listed is not None
+    assert sorted(listed) == sorted(cids)
+    assert not any(gc.is_tracked(text) for text in listed.values())
+    assert [listed_campaign(listed[campaign.campaign_id]) for campaign in got] == got
 
 
 def test_a_failed_batch_round_falls_back_to_one_request_per_campaign(simulator, monkeypatch, caplog):
