@@ -29,13 +29,12 @@ GOAL_HEADERS = ["goal (issue 9)", "measured (median; range)", "met"]
 
 def goals(fanout: list[dict[str, Summary]], sync: dict[str, list[float]]) -> list[list[str]]:
     """The goals of issue 9 beside the figures of this run."""
-    from tests.benchmarks.bench_fanout import LATENESS_STAGE, RATIO_STAGE, TUNED_LATENESS_STAGE, ratio
+    from tests.benchmarks.bench_fanout import LATENESS_STAGE, RATIO_STAGE, TUNED_LATENESS_STAGE, met, ratio
     from tests.benchmarks.bench_sync import speed
 
     cpu, late, tuned = fanout[RATIO_STAGE], fanout[LATENESS_STAGE], fanout[TUNED_LATENESS_STAGE]["provider"]
     provider = cpu["provider"]
     library = provider.library
-    met = lambda ok: "yes" if ok else "**no**"  # noqa: E731
     floor, floor_low, floor_high = ratio(provider, cpu["raw"])
     over, over_low, over_high = ratio(provider, cpu[library])
     p99 = late["provider"].p99_ms

@@ -59,8 +59,10 @@ STAGES = [
     Stage(10000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=30.0, gc_seconds=0.5, share=10),
     # 1,000 waits asking 100 requests a second of a key whose budget is 50.
     Stage(1000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=6.0, gc_seconds=0.5, budget=50),
-    # 10,000 waits on 10,000 campaigns answered from the list (the batch_polling extra).
-    Stage(10000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=30.0, gc_seconds=0.5, batch=True),
+    # 10,000 waits on 10,000 campaigns answered from the list (the batch_polling extra), over 120 s
+    # as the lateness stage: 30 s windows read p99 55 ms where 120 s read 160 (before the rounds
+    # were kept as text), by the luck of the full collections they held.
+    Stage(10000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=120.0, gc_seconds=0.5, batch=True),
     # The lateness stage again with CPython's young-collection threshold at 2,000 (Python 3.13's
     # default; 700 on 3.11 and 3.12): what a deployment's airflow_local_settings.py can set.
     Stage(5000, 10.0, ("provider",), rounds=1, windows=1, window_seconds=120.0, gc_seconds=0.5, gc_threshold=2000),
@@ -297,28 +299,38 @@ RATIO_HEADERS = ["CPU per poll, ratio of the medians", "ratio", "range over same
 SCALE_HEADERS = ["goal (issue 15)", "measured", "met"]
 
 
-def scale_goals(results: list[dict[str, Summary]]) -> list[list[str]]:
-    """The goals of issue 15 beside the figures: N = 10,000 on one core, coalescing, the budget."""
-    met = lambda ok: "yes" if ok else "**no**"  # noqa: E731
-    out = []
-    if len(results) <= BATCH_STAGE:
-        return out
-    top = results[SCALE_STAGES[-1]]["provider"]
-    asked = top.n / top.interval
-    out += [
+def met(ok: bool) -> str:
+    """A goal's verdict, as the goals tables print it."""
+    return "yes" if ok else "**no**"
+
+
+def one_core_goals(s: Summary, how: str) -> list[list[str]]:
+    """Issue 15's goals of N waits on one core, beside one stage's figures for the provider."""
+    asked = s.n / s.interval
+    return [
         [
-            f"N = {top.n:,} at {top.interval:g} s: every poll served",
-            f"{top.polls_per_second:,.0f} of {asked:,.0f} polls/s; {top.failed} failed",
-            met(top.polls_per_second >= 0.97 * asked and top.failed == 0 and top.overloaded_after is None),
+            f"N = {s.n:,} at {s.interval:g} s, {how}: every poll served",
+            f"{s.polls_per_second:,.0f} of {asked:,.0f} polls/s; {s.failed} failed",
+            met(s.polls_per_second >= 0.97 * asked and s.failed == 0 and s.overloaded_after is None),
         ],
-        ["...p99 poll lateness under 100 ms", f"{top.p99_ms:.0f} ms (p50 {top.p50_ms:.1f} ms)", met(top.p99_ms < 100)],
-        ["...under 60% of one core", f"{100 * top.core_share:.0f}%", met(top.core_share < 0.6)],
+        ["...p99 poll lateness under 100 ms", f"{s.p99_ms:.0f} ms (p50 {s.p50_ms:.1f} ms)", met(s.p99_ms < 100)],
+        ["...under 60% of one core", f"{100 * s.core_share:.0f}%", met(s.core_share < 0.6)],
         [
             "...under 20 KB per trigger",
-            f"{top.rss_kb_per_trigger:.1f} KB RSS; {top.peak_sockets} sockets at most",
-            met(top.rss_kb_per_trigger < 20),
+            f"{s.rss_kb_per_trigger:.1f} KB RSS; {s.peak_sockets} sockets at most",
+            met(s.rss_kb_per_trigger < 20),
         ],
     ]
+
+
+def scale_goals(results: list[dict[str, Summary]]) -> list[list[str]]:
+    """The goals of issue 15 beside the figures: N = 10,000 on one core (one GET per wait, and with
+    batch polling), coalescing, the budget."""
+    out: list[list[str]] = []
+    if len(results) <= BATCH_STAGE:
+        return out
+    top, batch = results[SCALE_STAGES[-1]]["provider"], results[BATCH_STAGE]["provider"]
+    out += one_core_goals(top, "one GET per wait") + one_core_goals(batch, "batch polling")
     on = results[SHARED_STAGE]["provider"]
     off = results[SHARED_STAGE].get("provider_solo")
     without = f"{off.requests_per_interval:,.0f} measured" if off else f"{on.n:,}: one per wait"
@@ -338,7 +350,7 @@ def scale_goals(results: list[dict[str, Summary]]) -> list[list[str]]:
             met(budget.busiest_second <= (budget.budget or 0) * 1.02 and budget.failed == 0),
         ]
     )
-    batch, alone = results[BATCH_STAGE]["provider"], top
+    alone = top
     out.append(
         [
             f"batch polling, N = {batch.n:,}: whether it pays (not a goal: a measure)",
