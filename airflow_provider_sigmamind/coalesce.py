@@ -61,8 +61,8 @@ def copy_error(err: SigmaMindError) -> SigmaMindError:
 
 
 class _Fresh:
-    """An answer (a campaign, or a batch round's campaigns by id), when it came, and for how long
-    the poll that asked for it would reuse it."""
+    """An answer (a campaign, or a batch round's campaigns by id as JSON text), when it came, and
+    for how long the poll that asked for it would reuse it."""
 
     __slots__ = ("answer", "at", "keep", "took")
 
