@@ -11,19 +11,28 @@ cell runs for real against the simulator (see ``tests/reliability/harness.py`` f
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
+from airflow_provider_sigmamind.compat import AirflowSensorTimeout
 from airflow_provider_sigmamind.retry import RetryPolicy
 from airflow_provider_sigmamind.simulator import Fault
 from airflow_provider_sigmamind.version_compat import AIRFLOW_V_3_3_PLUS
 from tests import helpers
 from tests.dagruns import example_dag, run_states
 from tests.helpers import connection_json
-from tests.reliability.harness import SENSOR_MODES, run_deferrable, run_poke, run_reschedule
+from tests.reliability.harness import (
+    SENSOR_MODES,
+    FirstTryDate,
+    make_sensor,
+    run_deferrable,
+    run_poke,
+    run_reschedule,
+)
 
 FAST = dataclasses.replace(helpers.FAST, retry_after_max=0, deadline=20)
 UNAVAILABLE = Fault.status(503, headers={"Retry-After": "0"})
@@ -131,6 +140,24 @@ def test_an_api_that_never_answers_does_not_outlast_the_sensors_timeout(simulato
         assert outcome.result == TIMEOUT, (mode, outcome)
         # The deadline, then at most one request timeout for a last look (before: 6 s per poll, 12 s in all).
         assert outcome.elapsed < 1.5 + 1 + helpers.SLACK, (mode, outcome.elapsed)
+
+
+def test_a_reschedule_try_near_the_deadline_against_an_api_that_never_answers_ends_at_the_deadline(
+    simulator, monkeypatch
+):
+    """In reschedule mode too: a try that starts 1.5 s before the sensor's timeout polls for those
+    1.5 s and one request timeout for a last look, not for the hook's whole retry budget (11 s)."""
+    monkeypatch.setenv(  # 1 s per request, 10 retries
+        "AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=1, max_retries=10, backoff_initial=0)
+    )
+    patient = RetryPolicy(backoff_initial=0, backoff_max=0, jitter=lambda: 0)  # deadline 300 s
+    cid = simulator.add_campaign(name="never answers (reschedule)", script=[Fault.slow(30)])["campaignId"]
+    sensor = make_sensor(cid, "reschedule", policy=patient, poke_interval=60, timeout=600)
+    ti = FirstTryDate(600 - 1.5)  # the first try was 598.5 s ago
+    started = time.monotonic()
+    with ti.reschedule_rows(), pytest.raises(AirflowSensorTimeout):
+        sensor.execute({"ti": ti})
+    assert time.monotonic() - started < 1.5 + 1 + helpers.SLACK
 
 
 def test_execution_timeout_bounds_a_deferred_wait(sigmamind_conn, simulator):
