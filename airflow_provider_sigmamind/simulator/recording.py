@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ class RecordedRequest:
     :param api_key_sent: whether an X-API-Key header was sent at all.
     :param status: the response status; None while pending or if the connection was dropped.
     :param started_at: the simulator clock when the request was read.
+    :param wall_at: the wall clock (``time.time()``) then: what Airflow schedules by (a reschedule
+        date, a deferral's start), where the simulator's clock is monotonic; the two run at
+        different rates on some machines (0.5% apart on CI's).
     :param fault: the kind of fault served, or None.
     :param campaign_status: the ``campaignStatus`` served to a campaign GET, or None.
     :param headers: request headers, names lower-cased, X-API-Key removed.
@@ -43,6 +47,7 @@ class RecordedRequest:
     started_at: float
     fault: str | None
     campaign_status: str | None = None
+    wall_at: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
@@ -110,6 +115,7 @@ def record_request(request: Request, api_key: bytes, clock: Callable[[], float])
             api_key_sent=sent_key is not None,
             status=None,
             started_at=clock(),
+            wall_at=time.time(),
             fault=None,
             headers=headers,
             body=request.body,
