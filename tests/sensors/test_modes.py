@@ -127,16 +127,18 @@ def test_real_airflow_deferrable_follows_the_rule(
 
 # -- deadlines hold in every mode --------------------------------------------------------------------
 
+#: No backoff, and the default retry budget (300 s): only the wait's deadline can cut a poll short.
+PATIENT = RetryPolicy(backoff_initial=0, backoff_max=0, jitter=lambda: 0)
+
 
 def test_an_api_that_never_answers_does_not_outlast_the_sensors_timeout(simulator, monkeypatch):
     """Each poll is bounded by the time left to the deadline, not by the hook's whole retry budget."""
     monkeypatch.setenv(  # 1 s per request, 5 retries, the default 300 s retry budget
         "AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=1, max_retries=5, backoff_initial=0)
     )
-    patient = RetryPolicy(backoff_initial=0, backoff_max=0, jitter=lambda: 0)  # deadline 300 s
     for mode, runner in (("poke", run_poke), ("deferrable", run_deferrable)):
         cid = simulator.add_campaign(name=f"never answers ({mode})", script=["scheduled", Fault.slow(30)])
-        outcome = runner(cid["campaignId"], policy=patient, timeout=1.5)
+        outcome = runner(cid["campaignId"], policy=PATIENT, timeout=1.5)
         assert outcome.result == TIMEOUT, (mode, outcome)
         # The deadline, then at most one request timeout for a last look (before: 6 s per poll, 12 s in all).
         assert outcome.elapsed < 1.5 + 1 + helpers.SLACK, (mode, outcome.elapsed)
@@ -150,9 +152,8 @@ def test_a_reschedule_try_near_the_deadline_against_an_api_that_never_answers_en
     monkeypatch.setenv(  # 1 s per request, 10 retries
         "AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=1, max_retries=10, backoff_initial=0)
     )
-    patient = RetryPolicy(backoff_initial=0, backoff_max=0, jitter=lambda: 0)  # deadline 300 s
     cid = simulator.add_campaign(name="never answers (reschedule)", script=[Fault.slow(30)])["campaignId"]
-    sensor = make_sensor(cid, "reschedule", policy=patient, poke_interval=60, timeout=600)
+    sensor = make_sensor(cid, "reschedule", policy=PATIENT, poke_interval=60, timeout=600)
     ti = FirstTryDate(600 - 1.5)  # the first try was 598.5 s ago
     started = time.monotonic()
     with ti.reschedule_rows(), pytest.raises(AirflowSensorTimeout):
