@@ -85,10 +85,12 @@ async def poll_once(hook: SigmaMindHook, statuses: Iterable[CampaignStatus]) -> 
     return snapshot
 
 
-#: What a batch round lists: the known statuses a campaign can still leave (scheduled, live, paused;
-#: ``CampaignStatus.is_terminal`` says which). A completed campaign is not listed (an account's
-#: history can be long); a wait on it asks for it alone and ends.
-BATCH_STATUSES = tuple(s for s in CampaignStatus if s is not CampaignStatus.UNKNOWN and not s.is_terminal)
+#: What a batch round lists: the known statuses a campaign can still leave (``CampaignStatus.is_terminal``
+#: says which). A completed campaign is not listed (an account's history can be long); a wait on it
+#: asks for it alone and ends. In the order a campaign moves through them, so that one moving on
+#: while a round reads their pages one after another is on a later page: listed live first, a
+#: campaign that went live between the live page and the scheduled one was on neither.
+BATCH_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.LIVE, CampaignStatus.PAUSED)
 
 
 async def batch_round(hook: SigmaMindHook) -> dict[str, str] | None:
