@@ -41,6 +41,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_sigmamind.campaign_feed import batch_round, listed_campaign
+from airflow_provider_sigmamind.deadlines import within
 from airflow_provider_sigmamind.exceptions import SigmaMindError, no_time_left
 from airflow_provider_sigmamind.models import Campaign
 from airflow_provider_sigmamind.paths import campaign_path
@@ -207,7 +208,7 @@ class SharedPolls:
         future = loop.create_future()
         flight.waiters.append(future)
         try:
-            async with asyncio.timeout(deadline):
+            with within(deadline):
                 return await future
         except TimeoutError:
             raise no_time_left(method="GET", path=campaign_path(campaign_id), campaign_id=campaign_id) from None

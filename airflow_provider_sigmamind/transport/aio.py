@@ -1,8 +1,10 @@
 """The async adapter: requests through the running loop's shared ``aiohttp`` session.
 
 aiohttp is what Airflow's own async HTTP hook and the dbt Cloud and HTTP providers use, and it costs
-about half the CPU per request of httpx (docs/performance.md). Each attempt is bounded as a whole by
-aiohttp's ``total`` timeout: waiting for a connection, connecting, sending and every byte read.
+about half the CPU per request of httpx (docs/performance.md). Each attempt is bounded as a whole
+(waiting for a connection, connecting, sending and every byte read) by
+:class:`~airflow_provider_sigmamind.deadlines.within`, not by aiohttp's ``total`` timeout, whose timer
+per request outlives the request by the whole timeout (see there); aiohttp bounds only connecting.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import functools
 from typing import TYPE_CHECKING
 
+from airflow_provider_sigmamind.deadlines import within
 from airflow_provider_sigmamind.defaults import CONNECT_TIMEOUT
 from airflow_provider_sigmamind.transport import (
     Answer,
@@ -33,7 +36,7 @@ __all__ = ["send"]
 def _timeout(seconds: float) -> aiohttp.ClientTimeout:
     import aiohttp
 
-    return aiohttp.ClientTimeout(total=seconds, sock_connect=min(CONNECT_TIMEOUT, seconds))
+    return aiohttp.ClientTimeout(total=None, sock_connect=min(CONNECT_TIMEOUT, seconds))
 
 
 def _url(url: str) -> yarl.URL:
@@ -54,34 +57,36 @@ async def send(session: aiohttp.ClientSession, request: Request) -> Answer:
     """
     https = request.url.startswith("https:")
     try:
-        # Awaited, not entered with ``async with``: the context manager's ``__aenter__`` would be one
-        # more coroutine alive through every request (what a triggerer's young collections grow
-        # with); ``release()`` below is what its exit does.
-        response = await session.request(
-            request.method,
-            _url(request.url),
-            headers=request.headers,
-            data=request.body,
-            allow_redirects=False,
-            # Rounded so that the cache of timeout objects stays small; a millisecond is nothing here.
-            timeout=_timeout(round(request.timeout, 3)),
-            proxy=request.proxy,
-            ssl=ssl_context(request.ca_file) if https else True,
-        )
-        try:
-            headers = response.headers
-            body = BoundedBody(response.status, headers.get("Content-Encoding"), declared=headers.get("Content-Length"))
-            if response.content_length is not None:  # declared: read at once
-                body.feed(await response.content.read())
-            else:
-                async for chunk in response.content.iter_any():
-                    body.feed(chunk)
-            return Answer(response.status, headers, body.finish())
-        finally:
-            response.release()  # the connection goes back to the pool, or is closed if not read to the end
+        with within(request.timeout):
+            # Awaited, not entered with ``async with``: the context manager's ``__aenter__`` would be
+            # one more coroutine alive through every request; ``release()`` below is what its exit does.
+            response = await session.request(
+                request.method,
+                _url(request.url),
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+                # Rounded so that the cache of timeout objects stays small; a millisecond is nothing here.
+                timeout=_timeout(round(request.timeout, 3)),
+                proxy=request.proxy,
+                ssl=ssl_context(request.ca_file) if https else True,
+            )
+            try:
+                headers = response.headers
+                body = BoundedBody(
+                    response.status, headers.get("Content-Encoding"), declared=headers.get("Content-Length")
+                )
+                if response.content_length is not None:  # declared: read at once
+                    body.feed(await response.content.read())
+                else:
+                    async for chunk in response.content.iter_any():
+                        body.feed(chunk)
+                return Answer(response.status, headers, body.finish())
+            finally:
+                response.release()  # the connection goes back to the pool, or is closed if not read to the end
     except TransportFailure:
         raise
-    except TimeoutError:  # aiohttp's own timeouts are TimeoutError subclasses too
+    except TimeoutError:  # within()'s, and aiohttp's own (a new connection's) are TimeoutError subclasses
         raise Unfinished("") from None
     except (OSError, asyncio.IncompleteReadError) as exc:
         raise failure_of(exc) from None

@@ -250,6 +250,27 @@ def test_the_pool_admits_no_more_requests_than_it_has_connections(sigmamind_conn
     assert len(simulator.requests_for(cid)) == 3 * ASYNC_MAX_CONNECTIONS
 
 
+def test_waiting_for_a_connection_of_a_full_pool_counts_against_the_request_timeout(simulator, monkeypatch):
+    """Twice as many requests as connections, each answer slower than the timeout: the half that
+    queued for a connection ends at its own timeout too, not a timeout after a connection freed."""
+    monkeypatch.setenv("AIRFLOW_CONN_SIGMAMIND_DEFAULT", connection_json(simulator.url, timeout=0.5, max_retries=0))
+    cid = simulator.add_campaign()["campaignId"]
+    simulator.inject(Fault.slow(3), campaign_id=cid, times=None)
+
+    async def scenario() -> tuple[list[BaseException | Campaign], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with SigmaMindHook() as hook:
+            calls = (hook.aget_campaign(cid) for _ in range(2 * ASYNC_MAX_CONNECTIONS))
+            results = await asyncio.gather(*calls, return_exceptions=True)
+        return results, loop.time() - started
+
+    results, elapsed = asyncio.run(scenario())
+    assert all(isinstance(r, SigmaMindTransportError) for r in results), {type(r).__name__ for r in results}
+    assert all("did not finish within the request timeout (0.5s)" in str(r) for r in results)
+    assert elapsed < 0.95, f"the queued half waited for connections: {elapsed:.2f} s"
+
+
 def test_the_connection_is_looked_up_once_per_hook(sigmamind_conn, simulator, monkeypatch):
     cid = simulator.add_campaign()["campaignId"]
     lookups = []
