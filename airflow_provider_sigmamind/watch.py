@@ -9,6 +9,7 @@ status changes and the first unknown status, and counting failed polls in a row.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -17,7 +18,23 @@ from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.models import Campaign, CampaignStatus, Verdict, judge, parse_statuses
 from airflow_provider_sigmamind.retry import RetryPolicy
 
-__all__ = ["CampaignWatch", "poll_policy", "wait_settings"]
+__all__ = ["CampaignWatch", "next_poll_at", "poll_policy", "wait_settings"]
+
+
+def next_poll_at(due: float, now: float, interval: float) -> float:
+    """When the poll after one due at ``due`` is due: ``interval`` later, whenever that one ran.
+
+    A poll a busy event loop woke late (behind a garbage collection, say) keeps its wait's place:
+    waits deferred at different times stay spread over the interval instead of bunching behind every
+    pause, which in a triggerer of thousands would grow into bursts of requests (docs/performance.md).
+    A wait more than an interval behind (a poll that retried that long) skips to its next place.
+    """
+    if interval <= 0:
+        return now
+    due += interval
+    if due < now:
+        due += math.ceil((now - due) / interval) * interval
+    return due
 
 
 def wait_settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_sigmamind.retry import RetryPolicy
-from airflow_provider_sigmamind.watch import poll_policy
+from airflow_provider_sigmamind.watch import next_poll_at, poll_policy
 
 POLICY = RetryPolicy(max_retries=5, backoff_initial=0.5, deadline=300, jitter=lambda: 0)
 NOW = 1_900_000_000.0
@@ -30,3 +30,20 @@ def test_a_poll_has_the_time_left_and_at_least_one_request_timeout(deadline, bud
 def test_the_hooks_policy_is_returned_as_it_is_when_it_fits():
     assert poll_policy(POLICY, timeout=10, deadline=None) is POLICY
     assert poll_policy(POLICY, timeout=10, deadline=NOW + 301, now=NOW) is POLICY
+
+
+@pytest.mark.parametrize(
+    ("due", "now", "expected"),
+    [
+        (100.0, 100.2, 110.0),  # the last poll was on time: an interval after it was due
+        (100.0, 107.5, 110.0),  # it was woken late or took long: still an interval after it was due
+        (100.0, 113.0, 120.0),  # more than an interval behind: the wait's next place after now
+        (100.0, 130.0, 130.0),  # exactly on a later place
+    ],
+)
+def test_the_next_poll_is_due_an_interval_after_the_last_was_due(due, now, expected):
+    assert next_poll_at(due, now, 10.0) == pytest.approx(expected)
+
+
+def test_with_no_interval_the_next_poll_is_due_now():
+    assert next_poll_at(100.0, 105.0, 0.0) == 105.0

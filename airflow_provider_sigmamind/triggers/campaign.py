@@ -18,7 +18,7 @@ from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook, validate_campaign_id
 from airflow_provider_sigmamind.models import DEFAULT_TARGET_STATUSES, CampaignStatus, parse_statuses
 from airflow_provider_sigmamind.retry import RetryPolicy
-from airflow_provider_sigmamind.watch import CampaignWatch, poll_policy, wait_settings
+from airflow_provider_sigmamind.watch import CampaignWatch, next_poll_at, poll_policy, wait_settings
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseEventTrigger
@@ -83,7 +83,8 @@ class CampaignStatusTrigger(BaseTrigger):
     :param sigmamind_conn_id: the ``sigmamind`` connection holding the key.
     :param target_statuses: statuses that end the wait successfully (names, e.g. ``["live"]``).
     :param failure_statuses: statuses that end it as a failure.
-    :param poll_interval: seconds between two polls.
+    :param poll_interval: seconds between two polls, counted from when the first was due, so a poll
+        that ran late or long does not push the rest back (:func:`~airflow_provider_sigmamind.watch.next_poll_at`).
     :param deadline: when to give up, as seconds since the epoch or an ISO-8601 instant; ``None`` for
         never. Absolute, so a trigger restarted on another triggerer keeps the same deadline. At the
         deadline the campaign is looked at once more, as poke mode does.
@@ -290,16 +291,19 @@ class CampaignStatusTrigger(BaseTrigger):
             consecutive_errors=self.consecutive_errors,
         )
         ends = self.ends_at()
+        loop = asyncio.get_running_loop()
+        due = loop.time()  # when the last poll was due (or the wait began)
         first = True
         while True:
             if not (first and self.poll_at_start):
-                delay = self.poll_interval
+                due = next_poll_at(due, loop.time(), self.poll_interval)
+                delay = due - loop.time()
                 if ends is not None:
                     left = ends - time.time()
                     if left <= 0 and not first:
                         return self.timeout_event()
-                    delay = max(0.0, min(delay, left))
-                await asyncio.sleep(delay)
+                    delay = min(delay, left)
+                await asyncio.sleep(max(0.0, delay))
             first = False
             event = await self._poll(hook, watch, ends)
             if event is not None:

@@ -6,7 +6,8 @@ own, so the CPU measured (``time.process_time()``: user + system of every thread
 
 The waits start spread over one interval (as waits deferred at different times are); after that and
 a settling pause, ``windows`` windows are measured: CPU per poll, polls served, poll lateness (a
-poll's start minus the previous poll's end minus the interval: how late the loop woke it), the
+poll's start minus when it was due, an interval after the previous one was due: how late the loop
+woke it), the
 longest garbage-collector pause. Then, with the collector off for ``gc_seconds``, the cyclic garbage
 the polls leave is counted exactly (``gc.collect()`` afterwards, divided by the polls).
 """
@@ -69,24 +70,36 @@ Wait = Callable[[str], Coroutine[Any, Any, None]]
 
 
 class Tally:
-    """Counters the polls of one process fill: polls, failures, lateness while recording."""
+    """Counters the polls of one process fill: polls, failures, lateness while recording.
+
+    A poll is due an interval after the previous one was due (the trigger's schedule,
+    :func:`~airflow_provider_sigmamind.watch.next_poll_at`); its lateness is its start
+    minus that moment.
+    """
 
     def __init__(self, interval: float) -> None:
+        from airflow_provider_sigmamind.watch import next_poll_at  # imports Airflow: not at module import
+
+        self._next_poll_at = next_poll_at
         self.interval = interval
         self.polls = 0
         self.failed = 0
         self.ended_early = 0
         self.recording = False
         self.lateness: list[float] = []
-        self._last_end: dict[Hashable, float] = {}
+        self._due: dict[Hashable, float] = {}
+        self._next: dict[Hashable, float] = {}
 
     def start(self, wait: Hashable) -> None:
-        previous = self._last_end.get(wait)
-        if self.recording and previous is not None:
-            self.lateness.append(time.monotonic() - previous - self.interval)
+        now = time.monotonic()
+        due = self._next.get(wait)
+        if self.recording and due is not None:
+            self.lateness.append(now - due)
+        self._due[wait] = now if due is None else due
 
     def end(self, wait: Hashable) -> None:
-        self._last_end[wait] = time.monotonic()
+        now = time.monotonic()
+        self._next[wait] = self._next_poll_at(self._due.get(wait, now), now, self.interval)
         self.polls += 1
 
 
@@ -167,7 +180,9 @@ async def provider_waits(sim: Any, tally: Tally, *, coalesce: bool = True) -> Wa
 
 
 async def bare_waits(stack: AsyncExitStack, sim: Any, tally: Tally, client: str) -> Wait:
-    """One wait = the trigger's loop around a bare client's poll: request in a task, then sleep."""
+    """One wait = the trigger's loop around a bare client's poll: request in a task, then sleep
+    until the next is due, on the trigger's schedule."""
+    from airflow_provider_sigmamind.watch import next_poll_at
     from tests.benchmarks import clients
 
     factory = {
@@ -182,6 +197,8 @@ async def bare_waits(stack: AsyncExitStack, sim: Any, tally: Tally, client: str)
 
     async def wait(campaign_id: str) -> None:
         await greenback.ensure_portal()
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
             tally.start(campaign_id)
             try:
@@ -190,7 +207,8 @@ async def bare_waits(stack: AsyncExitStack, sim: Any, tally: Tally, client: str)
                 tally.failed += 1
             finally:
                 tally.end(campaign_id)
-            await asyncio.sleep(tally.interval)
+            due = next_poll_at(due, loop.time(), tally.interval)
+            await asyncio.sleep(due - loop.time())
 
     return wait
 

@@ -333,6 +333,17 @@ def test_a_trigger_started_by_the_sensor_waits_an_interval_before_its_first_poll
     assert len(simulator.requests_for(served["campaignId"])) == 1
 
 
+def test_a_poll_that_answered_late_does_not_push_the_next_one_back(sigmamind_conn, simulator):
+    """Polls are due an interval apart, however long each took: a 0.6 s answer does not make the
+    next poll 1.6 s after the first (waits woken late would otherwise bunch for good)."""
+    served = simulator.add_campaign(status="scheduled")
+    simulator.inject(Fault.slow(0.6), campaign_id=served["campaignId"])
+    event = run_trigger(make_trigger(served["campaignId"], poll_interval=1.0, deadline=time.time() + 1.5))
+    assert event["error_class"] == "AirflowSensorTimeout"
+    first, second = simulator.requests_for(served["campaignId"])[:2]
+    assert 1.0 - 0.05 <= second.started_at - first.started_at < 1.4
+
+
 def rebuilt(trigger: CampaignStatusTrigger) -> CampaignStatusTrigger:
     """The trigger as a (re)started triggerer builds it: from its ``serialize()`` output."""
     _, kwargs = trigger.serialize()
