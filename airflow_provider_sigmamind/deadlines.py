@@ -25,33 +25,38 @@ __all__ = ["within"]
 
 
 class _Clock:
-    """The limits of one loop's open blocks, and the one timer set for the earliest of them."""
+    """The limits of one loop's open blocks, and the one timer set for the earliest of them.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    It holds no reference to its loop (it is a weak dictionary's value, keyed by the loop): its
+    timer is given the loop as an argument, and is not kept. So a timer set for a later limit than
+    one that came after it is not cancelled but left to find, when it fires, that it no longer
+    counts; that is rare, since blocks that share one timeout end in the order they began.
+    """
+
+    def __init__(self) -> None:
         self.open: dict[within, float] = {}
-        self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
 
-    def add(self, block: within, at: float) -> None:
+    def add(self, loop: asyncio.AbstractEventLoop, block: within, at: float) -> None:
         self.open[block] = at
         if at < self._timer_at:
-            self._set(at)
+            self._set(loop, at)
 
-    def _set(self, at: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer, self._timer_at = self.loop.call_at(at, self._fire), at
+    def _set(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        self._timer_at = at
+        loop.call_at(at, self._fire, loop, at)
 
-    def _fire(self) -> None:
-        self._timer, self._timer_at = None, math.inf
-        now = self.loop.time()
-        overdue = [block for block, at in self.open.items() if at <= now]
+    def _fire(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        if at != self._timer_at:  # an earlier limit came after this timer was set: its timer counts
+            return
+        self._timer_at = math.inf
+        now = loop.time()
+        overdue = [block for block, limit in self.open.items() if limit <= now]
         for block in overdue:
             del self.open[block]
             block.expire()
         if self.open:
-            self._set(min(self.open.values()))
+            self._set(loop, min(self.open.values()))
 
 
 _clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clock] = weakref.WeakKeyDictionary()
@@ -62,7 +67,7 @@ def _clock(loop: asyncio.AbstractEventLoop) -> _Clock:
     clock = _clocks.get(loop)
     if clock is None:
         with _clocks_lock:
-            clock = _clocks.setdefault(loop, _Clock(loop))
+            clock = _clocks.setdefault(loop, _Clock())
     return clock
 
 
@@ -87,8 +92,9 @@ class within:
             raise RuntimeError("within() must be used inside a task of a running event loop")
         self._task = task
         self._cancelling = task.cancelling()
-        self._clock = _clock(task.get_loop())
-        self._clock.add(self, self._clock.loop.time() + self._seconds)
+        loop = task.get_loop()
+        self._clock = _clock(loop)
+        self._clock.add(loop, self, loop.time() + self._seconds)
 
     def expire(self) -> None:
         self._expired = True
