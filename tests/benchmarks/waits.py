@@ -7,9 +7,8 @@ own, so the CPU measured (``time.process_time()``: user + system of every thread
 The waits start spread over one interval (as waits deferred at different times are); after that and
 a settling pause, ``windows`` windows are measured: CPU per poll, polls served, poll lateness (a
 poll's start minus when it was due, an interval after the previous one was due: how late the loop
-woke it), the
-longest garbage-collector pause. Then, with the collector off for ``gc_seconds``, the cyclic garbage
-the polls leave is counted exactly (``gc.collect()`` afterwards, divided by the polls).
+woke it), the longest garbage-collector pause. Then, with the collector off for ``gc_seconds``, the
+cyclic garbage the polls leave is counted exactly (``gc.collect()`` afterwards, divided by the polls).
 """
 
 from __future__ import annotations
