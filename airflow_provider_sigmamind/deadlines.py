@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import weakref
 from types import TracebackType
 
@@ -60,14 +59,13 @@ class _Clock:
 
 
 _clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clock] = weakref.WeakKeyDictionary()
-_clocks_lock = threading.Lock()
 
 
 def _clock(loop: asyncio.AbstractEventLoop) -> _Clock:
+    """``loop``'s clock; only ``loop``'s own thread asks for it, so no lock is needed."""
     clock = _clocks.get(loop)
     if clock is None:
-        with _clocks_lock:
-            clock = _clocks.setdefault(loop, _Clock())
+        clock = _clocks[loop] = _Clock()
     return clock
 
 

@@ -296,8 +296,9 @@ class CampaignStatusTrigger(BaseTrigger):
         first = True
         while True:
             if not (first and self.poll_at_start):
-                due = next_poll_at(due, loop.time(), self.poll_interval)
-                delay = due - loop.time()
+                now = loop.time()
+                due = next_poll_at(due, now, self.poll_interval)
+                delay = due - now
                 if ends is not None:
                     left = ends - time.time()
                     if left <= 0 and not first:
