@@ -158,12 +158,14 @@ _STATUS_SETS: dict[frozenset[CampaignStatus], frozenset[CampaignStatus]] = {}
 
 def _parse_datetime(value: object) -> DateTime | None:
     """An ISO-8601 date-time in UTC as a pendulum ``DateTime`` (see :func:`~.common.parse_instant`)."""
-    if not isinstance(value, str):
-        return None
-    # Not cached (about 5 us): a triggerer polling more campaigns than a cache holds would miss at
-    # every poll, each miss leaving an entry that outlives young collections (see paths._segment).
     instant = parse_instant(value)
-    return None if instant is None else pendulum.instance(instant)
+    if instant is None:
+        return None
+    # What pendulum.instance() makes of a UTC datetime, built directly: about 0.4 us against its 4,
+    # at every poll. Not cached: a triggerer polling more campaigns than a cache holds would miss at
+    # every poll, each miss leaving an entry that outlives young collections (see paths._segment).
+    i = instant
+    return DateTime(i.year, i.month, i.day, i.hour, i.minute, i.second, i.microsecond, tzinfo=pendulum.UTC, fold=i.fold)
 
 
 def _parse_errors(value: object) -> list[str]:

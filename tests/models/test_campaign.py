@@ -353,6 +353,9 @@ def test_scheduled_date(value: object, expected: pendulum.DateTime | None) -> No
     if expected is not None:
         assert campaign.scheduled_date is not None
         assert campaign.scheduled_date.timezone_name == "UTC"
+        # exactly what pendulum.instance() makes of it: same type, zone object and fields
+        assert repr(campaign.scheduled_date) == repr(pendulum.instance(expected)) == repr(expected)
+        assert type(campaign.scheduled_date) is pendulum.DateTime
     # the raw value always stays in the payload
     assert campaign.payload["scheduledDate"] == value
 
