@@ -35,6 +35,30 @@ def test_the_key_is_blanked_in_every_spelling(spelling: str) -> None:
     assert without_key(body, KEY) == b'{"message": "bad key *** given"}'
 
 
+PLAIN_KEY = "sk_live_AbC12xyz"  # no character JSON or a URL escapes
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        PLAIN_KEY,  # a body with no backslash and no percent sign: only this spelling can be in it
+        json_escaped(PLAIN_KEY),
+        "".join(f"%{ord(char):02x}" for char in PLAIN_KEY),
+        PLAIN_KEY[:3] + "%" + f"{ord(PLAIN_KEY[3]):02X}" + PLAIN_KEY[4:],  # mixed
+    ],
+)
+@pytest.mark.parametrize("elsewhere", ["", " (see C:\\keys or 100%)"])
+def test_a_plain_key_is_blanked_in_every_spelling(spelling: str, elsewhere: str) -> None:
+    body = f'{{"message": "bad key {spelling} given{elsewhere}", "again": "{spelling}"}}'.encode()
+    expected = f'{{"message": "bad key *** given{elsewhere}", "again": "***"}}'.encode()
+    assert without_key(body, PLAIN_KEY) == expected
+
+
+def test_there_is_nothing_to_blank_without_a_key() -> None:
+    body = b'{"message": "no key"}'
+    assert without_key(body, "") == body
+
+
 def test_other_text_is_left_alone() -> None:
     body = b'{"message": "sk_live/AbC+13 is another key"}'
     assert without_key(body, KEY) == body
