@@ -117,6 +117,8 @@ class CampaignWatch:
         self.last_status = last_status
         # An unknown status seen before was warned about then.
         self._warned_unknown = last_status is not None and CampaignStatus.parse(last_status) is CampaignStatus.UNKNOWN
+        # The last verdict and the campaign and status it judged: most polls see what the last one saw.
+        self._judged: tuple[str, str | None, Verdict] | None = None
 
     def poll_failed(self, err: SigmaMindError) -> None:
         """Record a poll that raised ``err``; re-raise it when it is permanent or one too many in a row."""
@@ -135,13 +137,18 @@ class CampaignWatch:
     def observe(self, campaign: Campaign) -> Verdict:
         """Judge one observation, logging a status change, the end, or the first unknown status."""
         self.consecutive_errors = 0
-        verdict = judge(
-            campaign.status,
-            targets=self.targets,
-            failures=self.failures,
-            raw_status=campaign.raw_status,
-            campaign_id=campaign.campaign_id,
-        )
+        judged = self._judged
+        if judged is not None and judged[0] == campaign.campaign_id and judged[1] == campaign.raw_status:
+            verdict = judged[2]
+        else:
+            verdict = judge(
+                campaign.status,
+                targets=self.targets,
+                failures=self.failures,
+                raw_status=campaign.raw_status,
+                campaign_id=campaign.campaign_id,
+            )
+            self._judged = (campaign.campaign_id, campaign.raw_status, verdict)
         if campaign.raw_status != self.last_status:
             waited = time.time() - self.started
             self.log.info(

@@ -1,11 +1,16 @@
-"""poll_policy: one poll of a wait is bounded by the time left to the wait's deadline."""
+"""watch: one poll of a wait is bounded by the time left to the wait's deadline, polls keep their
+schedule, and a wait's verdicts."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from airflow_provider_sigmamind import watch as watch_module
+from airflow_provider_sigmamind.models import Campaign, CampaignStatus, parse_campaign
 from airflow_provider_sigmamind.retry import RetryPolicy
-from airflow_provider_sigmamind.watch import next_poll_at, poll_policy
+from airflow_provider_sigmamind.watch import CampaignWatch, next_poll_at, poll_policy
 
 POLICY = RetryPolicy(max_retries=5, backoff_initial=0.5, deadline=300, jitter=lambda: 0)
 NOW = 1_900_000_000.0
@@ -47,3 +52,23 @@ def test_the_next_poll_is_due_an_interval_after_the_last_was_due(due, now, expec
 
 def test_with_no_interval_the_next_poll_is_due_now():
     assert next_poll_at(100.0, 105.0, 0.0) == 105.0
+
+
+def _campaign(status: str, campaign_id: str = "c1") -> Campaign:
+    return parse_campaign({"campaignId": campaign_id, "campaignStatus": status})
+
+
+def test_a_watch_judges_a_status_once_and_anew_when_it_changes(mocker):
+    """Most polls see what the last one saw: its verdict is kept, never one for another status or campaign."""
+    judge = mocker.spy(watch_module, "judge")
+    watch = CampaignWatch(
+        targets=[CampaignStatus.LIVE], failures=[], max_consecutive_errors=3, log=logging.getLogger("test")
+    )
+    outcomes = [watch.observe(_campaign(status)).outcome for status in ("scheduled", "scheduled", "scheduled")]
+    assert outcomes == ["wait", "wait", "wait"]
+    assert judge.call_count == 1
+    other = watch.observe(_campaign("scheduled", campaign_id="c2"))
+    assert "'c2'" in other.reason
+    assert watch.observe(_campaign("live")).outcome == "success"
+    assert watch.observe(_campaign("completed")).outcome == "failure"
+    assert judge.call_count == 4
