@@ -105,6 +105,7 @@ class SigmaMindHook(BaseHook):
         self._async_route: Route | None = None
         self._lease: Lease | None = None  # on the running loop's shared aiohttp session
         self._watching: tuple[tuple[str, str], ...] = ()  # campaigns joined in coalesce.py, left by aclose()
+        self._polled: tuple[str, str] | None = None  # the campaign aget_campaign last asked for, and its path
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sigmamind_conn_id={self.sigmamind_conn_id!r})"
@@ -377,12 +378,8 @@ class SigmaMindHook(BaseHook):
         """Check the key and base URL with one cheap call (the connection form's Test button)."""
         try:
             config = self.config
-            self.request(
-                "GET",
-                CAMPAIGNS.path,
-                params={"page": 0, "size": 1},
-                policy=RetryPolicy(max_retries=0, deadline=config.timeout),
-            )
+            once = RetryPolicy(max_retries=0, deadline=config.timeout)
+            self.request("GET", CAMPAIGNS.path, params={"page": 0, "size": 1}, policy=once)
         except SigmaMindError as err:
             return False, str(err)
         finally:
@@ -477,7 +474,9 @@ class SigmaMindHook(BaseHook):
             route = self._async_route or await self._aroute()
             if (shared := self._shared_poll(route, campaign_id, policy, max_age)) is not None:
                 return await shared
-        path = campaign_path(campaign_id)
+        if self._polled is None or self._polled[0] != campaign_id:  # a trigger's: the same at every poll
+            self._polled = (campaign_id, campaign_path(campaign_id))
+        path = self._polled[1]
         data = await self.arequest("GET", path, campaign_id=campaign_id, policy=policy)
         return campaign_from_json(data, status_code=200, method="GET", path=path, campaign_id=campaign_id)
 

@@ -152,6 +152,24 @@ def test_invalid_ids_are_refused_before_any_request(sigmamind_conn, simulator):
     assert simulator.requests == []
 
 
+def test_one_hook_asking_for_several_campaigns_gets_each_and_checks_every_id(sigmamind_conn, simulator):
+    """A hook keeps the path of the campaign it asked for last (a trigger's asks for one at every
+    poll): another id gets its own path, and an invalid one is still refused before any request."""
+    first, second = (simulator.add_campaign()["campaignId"] for _ in range(2))
+
+    async def scenario() -> list[str]:
+        async with SigmaMindHook() as hook:
+            seen = [(await hook.aget_campaign(cid)).campaign_id for cid in (first, first, second, first)]
+            for bad in ("camp\nx", "..", ""):
+                with pytest.raises(SigmaMindInvalidInputError):
+                    await hook.aget_campaign(bad)
+            return seen
+
+    assert asyncio.run(scenario()) == [first, first, second, first]
+    assert [len(simulator.requests_for(cid)) for cid in (first, second)] == [3, 1]
+    assert len(simulator.requests) == 4
+
+
 def test_headers_and_no_cookies_kept(sigmamind_conn, simulator):
     """The shared client sends the key in its header only, and keeps no cookie a server sets."""
     served = simulator.add_campaign(status="live")
