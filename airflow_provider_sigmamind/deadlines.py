@@ -61,14 +61,6 @@ class _Clock:
 _clocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clock] = weakref.WeakKeyDictionary()
 
 
-def _clock(loop: asyncio.AbstractEventLoop) -> _Clock:
-    """``loop``'s clock; only ``loop``'s own thread asks for it, so no lock is needed."""
-    clock = _clocks.get(loop)
-    if clock is None:
-        clock = _clocks[loop] = _Clock()
-    return clock
-
-
 class within:
     """Bound the enclosed block of the current task to ``seconds``; :class:`TimeoutError` when they run out.
 
@@ -91,8 +83,11 @@ class within:
         self._task = task
         self._cancelling = task.cancelling()
         loop = task.get_loop()
-        self._clock = _clock(loop)
-        self._clock.add(loop, self, loop.time() + self._seconds)
+        clock = _clocks.get(loop)
+        if clock is None:  # only the loop's own thread asks for its clock, so no lock is needed
+            clock = _clocks[loop] = _Clock()
+        self._clock = clock
+        clock.add(loop, self, loop.time() + self._seconds)
 
     def expire(self) -> None:
         self._expired = True

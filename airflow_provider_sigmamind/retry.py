@@ -142,7 +142,7 @@ class Attempts:
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never below zero)."""
-        return max(0.0, self.policy.deadline - self.elapsed)
+        return max(0.0, self.policy.deadline - (self._clock() - self._started))  # elapsed, one call less per poll
 
     def budget(self, per_request: float) -> float:
         """Time allowed for the next request: its own timeout, but never past the deadline."""

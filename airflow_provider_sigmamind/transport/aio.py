@@ -73,10 +73,9 @@ async def send(session: aiohttp.ClientSession, request: Request) -> Answer:
             )
             try:
                 headers = response.headers
-                body = BoundedBody(
-                    response.status, headers.get("Content-Encoding"), declared=headers.get("Content-Length")
-                )
-                if response.content_length is not None:  # declared: read at once
+                declared = headers.get("Content-Length")
+                body = BoundedBody(response.status, headers.get("Content-Encoding"), declared=declared)
+                if declared is not None:  # and not over the limit (BoundedBody refused it): read at once
                     body.feed(await response.content.read())
                 else:
                     async for chunk in response.content.iter_any():

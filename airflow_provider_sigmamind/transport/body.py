@@ -63,7 +63,8 @@ class BoundedBody:
         if self._raw > self._limit:
             raise BodyTooLarge(self._status)
         if self._decompressor is None:
-            self._add(chunk)
+            if chunk:
+                self._parts.append(chunk)  # its size is the raw size, checked above
             return
         try:
             while chunk:
