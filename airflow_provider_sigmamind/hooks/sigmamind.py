@@ -474,7 +474,7 @@ class SigmaMindHook(BaseHook):
             route = self._async_route or await self._aroute()
             if (shared := self._shared_poll(route, campaign_id, policy, max_age)) is not None:
                 return await shared
-        if self._polled is None or self._polled[0] != campaign_id:  # a trigger's: the same at every poll
+        if self._polled is None or self._polled[0] != campaign_id:  # a trigger's hook: same id every poll
             self._polled = (campaign_id, campaign_path(campaign_id))
         path = self._polled[1]
         data = await self.arequest("GET", path, campaign_id=campaign_id, policy=policy)
