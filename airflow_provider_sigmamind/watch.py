@@ -9,6 +9,7 @@ status changes and the first unknown status, and counting failed polls in a row.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
 from collections.abc import Iterable
@@ -18,7 +19,25 @@ from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.models import Campaign, CampaignStatus, Verdict, judge, parse_statuses
 from airflow_provider_sigmamind.retry import RetryPolicy
 
-__all__ = ["CampaignWatch", "next_poll_at", "poll_policy", "wait_settings"]
+__all__ = ["CampaignWatch", "next_poll_at", "poll_place", "poll_policy", "wait_settings"]
+
+
+def poll_place(campaign_id: str, now: float, interval: float) -> float:
+    """Where a wait on ``campaign_id`` that begins at ``now`` has its polls: the first moment from
+    ``now`` on at the campaign's own place in the interval. Its polls after the first are due an
+    interval apart from there (:func:`next_poll_at`), so the second comes one to two intervals
+    after the wait began and no two polls of it are closer than an interval.
+
+    The place is a hash of the campaign id (as Prometheus spreads its scrapes by a hash of the
+    target), not the moment the wait began: waits that begin together (a triggerer restarting, many
+    tasks deferring at once) poll spread over the interval instead of together for good, and waits
+    on one campaign poll together (one coalesced request can answer them all).
+    """
+    if interval <= 0:
+        return now
+    digest = hashlib.blake2b(campaign_id.encode(), digest_size=8).digest()
+    offset = int.from_bytes(digest, "big") / 2**64 * interval
+    return offset + math.ceil((now - offset) / interval) * interval
 
 
 def next_poll_at(due: float, now: float, interval: float) -> float:

@@ -10,7 +10,7 @@ import pytest
 from airflow_provider_sigmamind import watch as watch_module
 from airflow_provider_sigmamind.models import Campaign, CampaignStatus, parse_campaign
 from airflow_provider_sigmamind.retry import RetryPolicy
-from airflow_provider_sigmamind.watch import CampaignWatch, next_poll_at, poll_policy
+from airflow_provider_sigmamind.watch import CampaignWatch, next_poll_at, poll_place, poll_policy
 
 POLICY = RetryPolicy(max_retries=5, backoff_initial=0.5, deadline=300, jitter=lambda: 0)
 NOW = 1_900_000_000.0
@@ -52,6 +52,25 @@ def test_the_next_poll_is_due_an_interval_after_the_last_was_due(due, now, expec
 
 def test_with_no_interval_the_next_poll_is_due_now():
     assert next_poll_at(100.0, 105.0, 0.0) == 105.0
+
+
+@pytest.mark.parametrize("now", [100.0, 103.7, 109.99, 250.0])
+def test_a_campaigns_place_in_the_interval_does_not_depend_on_when_its_wait_began(now):
+    place = poll_place("camp_1", now, 10.0)
+    assert now <= place < now + 10.0
+    assert place % 10.0 == pytest.approx(poll_place("camp_1", 0.0, 10.0), abs=1e-6)
+    assert now + 10.0 <= next_poll_at(place, now, 10.0) < now + 20.0  # the second poll: one to two intervals on
+
+
+def test_waits_that_begin_together_are_spread_over_the_interval():
+    places = [poll_place(f"camp_{i}", 100.0, 10.0) for i in range(1000)]
+    tenths = [sum(100.0 + k <= p < 101.0 + k for p in places) for k in range(10)]
+    assert sum(tenths) == 1000
+    assert max(tenths) < 130, tenths  # 100 each if even; waits placed by when they began: all 1,000 in one
+
+
+def test_with_no_interval_a_wait_polls_from_now():
+    assert poll_place("camp_1", 105.0, 0.0) == 105.0
 
 
 def _campaign(status: str, campaign_id: str = "c1") -> Campaign:

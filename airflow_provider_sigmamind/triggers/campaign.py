@@ -18,7 +18,7 @@ from airflow_provider_sigmamind.exceptions import SigmaMindError
 from airflow_provider_sigmamind.hooks.sigmamind import SigmaMindHook, validate_campaign_id
 from airflow_provider_sigmamind.models import DEFAULT_TARGET_STATUSES, CampaignStatus, parse_statuses
 from airflow_provider_sigmamind.retry import RetryPolicy
-from airflow_provider_sigmamind.watch import CampaignWatch, next_poll_at, poll_policy, wait_settings
+from airflow_provider_sigmamind.watch import CampaignWatch, next_poll_at, poll_place, poll_policy, wait_settings
 
 if TYPE_CHECKING:
     from airflow.triggers.base import BaseEventTrigger
@@ -85,13 +85,16 @@ class CampaignStatusTrigger(BaseTrigger):
     :param failure_statuses: statuses that end it as a failure.
     :param poll_interval: seconds between two polls, counted from when the first was due, so a poll
         that ran late or long does not push the rest back (:func:`~airflow_provider_sigmamind.watch.next_poll_at`).
+        The polls after the first keep the campaign's own place in the interval
+        (:func:`~airflow_provider_sigmamind.watch.poll_place`): the second comes one to two intervals
+        after the first, so that waits started together do not poll together.
     :param deadline: when to give up, as seconds since the epoch or an ISO-8601 instant; ``None`` for
         never. Absolute, so a trigger restarted on another triggerer keeps the same deadline. At the
         deadline the campaign is looked at once more, as poke mode does.
     :param max_consecutive_errors: polls in a row that may fail transiently (after the hook's own
         retries) before the trigger gives up.
-    :param poll_at_start: poll as soon as the trigger starts; ``False`` waits ``poll_interval`` first
-        (the sensor's choice: it has just looked, and a wait of its own keeps the poll cadence of poke mode).
+    :param poll_at_start: poll as soon as the trigger starts; ``False`` waits for the wait's next
+        place, one to two ``poll_interval`` away (the sensor's choice: it has just looked).
     :param retry_policy: the hook's retry policy as :meth:`RetryPolicy.to_kwargs` gives it (the
         sensor passes its own hook's); ``None`` reads it from the connection's extras.
     :param timeout: seconds allowed per request; ``None`` reads it from the connection.
@@ -292,7 +295,7 @@ class CampaignStatusTrigger(BaseTrigger):
         )
         ends = self.ends_at()
         loop = asyncio.get_running_loop()
-        due = loop.time()  # when the last poll was due (or the wait began)
+        due = poll_place(self.campaign_id, loop.time(), self.poll_interval)  # when the last poll was due
         first = True
         while True:
             if not (first and self.poll_at_start):

@@ -88,7 +88,7 @@ async def scenario(sim: Any, client: str, n: int, window: float) -> dict[str, An
         base_ms = full_collection_ms()
         before = Counter(type(o).__qualname__ for o in gc.get_objects())
         tasks = [asyncio.create_task(later(cid, 10.0 * i / n)) for i, cid in enumerate(ids)]
-        await asyncio.sleep(12.0)
+        await asyncio.sleep(32.0)  # starts over 10 s, second polls one to two intervals after the first
         counts = Collections()
         polls = tally.polls
         counts.on = True

@@ -71,15 +71,17 @@ Wait = Callable[[str], Coroutine[Any, Any, None]]
 class Tally:
     """Counters the polls of one process fill: polls, failures, lateness while recording.
 
-    A poll is due an interval after the previous one was due (the trigger's schedule,
-    :func:`~airflow_provider_sigmamind.watch.next_poll_at`); its lateness is its start
-    minus that moment.
+    A poll is due an interval after the previous one was due, from the campaign's place in the
+    interval (the trigger's schedule, :func:`~airflow_provider_sigmamind.watch.poll_place` and
+    :func:`~airflow_provider_sigmamind.watch.next_poll_at`); its lateness is its start minus that
+    moment.
     """
 
     def __init__(self, interval: float) -> None:
-        from airflow_provider_sigmamind.watch import next_poll_at  # imports Airflow: not at module import
+        from airflow_provider_sigmamind.watch import next_poll_at, poll_place  # imports Airflow: not at import
 
         self._next_poll_at = next_poll_at
+        self._poll_place = poll_place
         self.interval = interval
         self.polls = 0
         self.failed = 0
@@ -89,12 +91,12 @@ class Tally:
         self._due: dict[Hashable, float] = {}
         self._next: dict[Hashable, float] = {}
 
-    def start(self, wait: Hashable) -> None:
+    def start(self, wait: Hashable, campaign_id: str) -> None:
         now = time.monotonic()
         due = self._next.get(wait)
         if self.recording and due is not None:
             self.lateness.append(now - due)
-        self._due[wait] = now if due is None else due
+        self._due[wait] = self._poll_place(campaign_id, now, self.interval) if due is None else due
 
     def end(self, wait: Hashable) -> None:
         now = time.monotonic()
@@ -142,7 +144,7 @@ def instrument_provider(tally: Tally, *, coalesce: bool = True) -> None:
     poll, observe, poll_failed = CampaignStatusTrigger._poll, CampaignWatch.observe, CampaignWatch.poll_failed
 
     def timed_poll(self: CampaignStatusTrigger, hook: Any, watch: CampaignWatch, ends: Any) -> Any:
-        tally.start(id(watch))
+        tally.start(id(watch), self.campaign_id)
         return poll(self, hook, watch, ends)
 
     def timed_observe(self: CampaignWatch, campaign: Any) -> Any:
@@ -189,7 +191,7 @@ async def provider_waits(sim: Any, tally: Tally, *, coalesce: bool = True) -> Wa
 async def bare_waits(stack: AsyncExitStack, sim: Any, tally: Tally, client: str) -> Wait:
     """One wait = the trigger's loop around a bare client's poll: request in a task, then sleep
     until the next is due, on the trigger's schedule."""
-    from airflow_provider_sigmamind.watch import next_poll_at
+    from airflow_provider_sigmamind.watch import next_poll_at, poll_place
     from tests.benchmarks import clients
 
     factory = {
@@ -205,9 +207,9 @@ async def bare_waits(stack: AsyncExitStack, sim: Any, tally: Tally, client: str)
     async def wait(campaign_id: str) -> None:
         await greenback.ensure_portal()
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        due = poll_place(campaign_id, loop.time(), tally.interval)
         while True:
-            tally.start(campaign_id)
+            tally.start(campaign_id, campaign_id)
             try:
                 await asyncio.create_task(poll(campaign_id))
             except Exception:
@@ -243,7 +245,8 @@ async def run_scenario(sim: Any, client: str, stage: Stage) -> dict[str, Any]:
         tasks = [asyncio.create_task(later(cid, spread * i / stage.n)) for i, cid in enumerate(campaign_ids)]
         watchdog = overload_watchdog(sim, client, stage, tally, watch)
         sampler = RequestRate(sim.url)
-        await asyncio.sleep(spread + stage.settle)
+        # Every wait's second poll is at its campaign's place, one to two intervals after its first.
+        await asyncio.sleep(spread + 2 * stage.interval + stage.settle)
         samples, lateness = [], []
         for _ in range(stage.windows):
             # Counters, CPU and clock read back to back at both ends, from the loop's own thread (a
@@ -365,7 +368,7 @@ def overload_watchdog(sim: Any, client: str, stage: Stage, tally: Tally, watch: 
     has measured since the waits started and ends this process: a client that cannot keep up falls
     behind ever more (httpx's pool rescans its whole queue whenever a connection frees) and would
     never finish its windows."""
-    limit = 1.5 * (stage.interval + stage.settle + stage.windows * stage.window_seconds + stage.gc_seconds) + 10
+    limit = 1.5 * (3 * stage.interval + stage.settle + stage.windows * stage.window_seconds + stage.gc_seconds) + 10
     cpu_before, started, polls_before = time.process_time(), time.monotonic(), tally.polls
 
     def give_up() -> None:  # in the timer's thread, while the event loop is swamped

@@ -334,14 +334,38 @@ def test_a_trigger_started_by_the_sensor_waits_an_interval_before_its_first_poll
 
 
 def test_a_poll_that_answered_late_does_not_push_the_next_one_back(sigmamind_conn, simulator):
-    """Polls are due an interval apart, however long each took: a 0.6 s answer does not make the
-    next poll 1.6 s after the first (waits woken late would otherwise bunch for good)."""
+    """Polls are due an interval apart, however long each took: 0.3 s answers do not make the
+    third poll 0.8 s after the second (waits woken late would otherwise bunch for good)."""
     served = simulator.add_campaign(status="scheduled")
-    simulator.inject(Fault.slow(0.6), campaign_id=served["campaignId"])
-    event = run_trigger(make_trigger(served["campaignId"], poll_interval=1.0, deadline=time.time() + 1.5))
+    simulator.inject(Fault.slow(0.3), campaign_id=served["campaignId"], times=None)
+    event = run_trigger(make_trigger(served["campaignId"], poll_interval=0.5, deadline=time.time() + 1.8))
     assert event["error_class"] == "AirflowSensorTimeout"
-    first, second = simulator.requests_for(served["campaignId"])[:2]
-    assert 1.0 - 0.05 <= second.started_at - first.started_at < 1.4
+    first, second, third = simulator.requests_for(served["campaignId"])[:3]
+    assert 0.5 - 0.03 <= second.started_at - first.started_at < 1.0 + 0.2
+    assert 0.5 - 0.03 <= third.started_at - second.started_at < 0.7
+
+
+def test_waits_started_together_poll_at_their_campaigns_places_in_the_interval(sigmamind_conn, simulator):
+    """The polls after the first keep the campaign's own place in the interval, not the moment the
+    wait began: 40 waits started at once make their second polls spread over the interval, each at
+    its campaign's place (``watch.poll_place``), one to two intervals after the first."""
+    interval = 1.0
+    ids = [simulator.add_campaign(status="scheduled")["campaignId"] for _ in range(40)]
+
+    async def main() -> None:
+        deadline = time.time() + 2.2
+        triggers = [make_trigger(cid, poll_interval=interval, deadline=deadline) for cid in ids]
+        await asyncio.gather(*(collect(t, alone=False) for t in triggers))
+
+    asyncio.run(main())
+    seconds = []
+    for cid in ids:
+        first, second = simulator.requests_for(cid)[:2]
+        assert interval - 0.03 <= second.started_at - first.started_at < 2 * interval + 0.2
+        place = watch_module.poll_place(cid, second.started_at - 0.1, interval)
+        assert place <= second.started_at < place + 0.1  # at the campaign's place, a little late at most
+        seconds.append(second.started_at)
+    assert max(seconds) - min(seconds) > interval / 2  # not together: spread over the interval
 
 
 def rebuilt(trigger: CampaignStatusTrigger) -> CampaignStatusTrigger:
