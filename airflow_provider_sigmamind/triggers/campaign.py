@@ -295,7 +295,7 @@ class CampaignStatusTrigger(BaseTrigger):
         )
         ends = self.ends_at()
         loop = asyncio.get_running_loop()
-        due = poll_place(self.campaign_id, loop.time(), self.poll_interval)  # when the last poll was due
+        due = poll_place(self.campaign_id, loop.time(), self.poll_interval)  # polls are due from here on
         first = True
         while True:
             if not (first and self.poll_at_start):
