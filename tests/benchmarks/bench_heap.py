@@ -87,8 +87,9 @@ async def scenario(sim: Any, client: str, n: int, window: float) -> dict[str, An
         base = len(gc.get_objects())
         base_ms = full_collection_ms()
         before = Counter(type(o).__qualname__ for o in gc.get_objects())
-        tasks = [asyncio.create_task(later(cid, 10.0 * i / n)) for i, cid in enumerate(ids)]
-        await asyncio.sleep(32.0)  # starts over 10 s, second polls one to two intervals after the first
+        tasks = [asyncio.create_task(later(cid, tally.interval * i / n)) for i, cid in enumerate(ids)]
+        # The starts take one interval; every wait's second poll comes one to two intervals after its first.
+        await asyncio.sleep(3 * tally.interval + 2.0)
         counts = Collections()
         polls = tally.polls
         counts.on = True
