@@ -26,7 +26,7 @@ def poll_place(campaign_id: str, now: float, interval: float) -> float:
     """Where a wait on ``campaign_id`` that begins at ``now`` has its polls: the first moment from
     ``now`` on at the campaign's own place in the interval. Its polls after the first are due an
     interval apart from there (:func:`next_poll_at`), so the second comes one to two intervals
-    after the wait began and no two polls of it are closer than an interval.
+    after the wait began and no two polls of it are due closer than an interval.
 
     The place is a hash of the campaign id (as Prometheus spreads its scrapes by a hash of the
     target), not the moment the wait began: waits that begin together (a triggerer restarting, many

@@ -87,7 +87,7 @@ class CampaignStatusTrigger(BaseTrigger):
         that ran late or long does not push the rest back (:func:`~airflow_provider_sigmamind.watch.next_poll_at`).
         The polls after the first keep the campaign's own place in the interval
         (:func:`~airflow_provider_sigmamind.watch.poll_place`): the second comes one to two intervals
-        after the first, so that waits started together do not poll together.
+        after the wait began, so that waits started together do not poll together.
     :param deadline: when to give up, as seconds since the epoch or an ISO-8601 instant; ``None`` for
         never. Absolute, so a trigger restarted on another triggerer keeps the same deadline. At the
         deadline the campaign is looked at once more, as poke mode does.
